@@ -1,0 +1,45 @@
+/*
+ * crnn.c: instantiates the kernel templates (matmul.inc.c, rnn.inc.c) for
+ * float and double, so both types share one source.
+ */
+#include "crnn.h"
+
+#include <math.h>
+#include <string.h>
+
+#define CRNN_CAT_(a, b) a##b
+#define CRNN_CAT(a, b) CRNN_CAT_(a, b)
+#define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
+
+/* 1 when every one of the n token ids is in [0, I) */
+static int ids_in_range(const int64_t *ids, ptrdiff_t n, ptrdiff_t I) {
+    for (ptrdiff_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= (int64_t)I) return 0;
+    return 1;
+}
+
+#define real float
+#define CRNN_SUFFIX _f32
+#define TANH tanhf
+#include "matmul.inc.c"
+#include "rnn.inc.c"
+#undef real
+#undef CRNN_SUFFIX
+#undef TANH
+
+#define real double
+#define CRNN_SUFFIX _f64
+#define TANH tanh
+#include "matmul.inc.c"
+#include "rnn.inc.c"
+#undef real
+#undef CRNN_SUFFIX
+#undef TANH
+
+size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H) {
+    return (size_t)I * (size_t)H + (size_t)H * (size_t)H;
+}
+
+size_t crnn_output_forward_workspace(ptrdiff_t H, ptrdiff_t O) {
+    return (size_t)H * (size_t)O;
+}

@@ -1,0 +1,95 @@
+/*
+ * crnn: the C core of a one-layer Elman RNN, on raw buffers, no Python.
+ *
+ *   a_t = x_t Wxh^T + h_(t-1) Whh^T + bh      (pre-activation)
+ *   h_t = tanh(a_t)
+ *   y_t = h_t Why^T + by
+ *
+ * Sizes, the same letters everywhere in crnn:
+ *   T  sequence length (time steps)
+ *   B  batch size (independent sequences, advanced together)
+ *   I  input size (features per step, or vocabulary size for token ids)
+ *   H  hidden size
+ *   O  output size
+ *   N  rows of a product over all steps at once, N = T*B
+ *
+ * Every array is row-major and contiguous; (T,B,H) means index [t][b][h].
+ * Parameters are stored as the Python class stores them:
+ *   Wxh (H,I), Whh (H,H), bh (H), Why (O,H), by (O).
+ *
+ * Conventions (from llm.c): outputs first, then inputs, then parameters, then
+ * scratch, sizes last. Backward functions ADD into their gradient outputs; the
+ * caller zeroes them. A NULL h0 means a zero initial state; other optional
+ * arguments say so. No function allocates memory.
+ *
+ * Every function exists for float (suffix _f32) and double (suffix _f64),
+ * generated from one source (crnn.c includes the *.inc.c templates twice).
+ */
+#ifndef CRNN_H
+#define CRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Returned by the token-id functions when an id is outside [0, I). Nothing is
+ * written before the ids are checked. */
+#define CRNN_OK 0
+#define CRNN_ERR_TOKEN_ID (-1)
+
+/* Elements of workspace the forward functions need: Wxh^T (I,H) and Whh^T (H,H). */
+size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H);
+/* Elements of workspace crnn_output_forward needs: Why^T (H,O). */
+size_t crnn_output_forward_workspace(ptrdiff_t H, ptrdiff_t O);
+
+#define CRNN_DECLARE(real, sfx)                                                   \
+/* hidden_states (T,B,H) <- h_t = tanh(X_t Wxh^T + h_(t-1) Whh^T + bh)          \
+ * X (T,B,I), h0 (B,H) or NULL, workspace as crnn_rnn_forward_workspace */      \
+void crnn_rnn_forward_##sfx(real *hidden_states, const real *X, const real *h0, \
+    const real *Wxh, const real *Whh, const real *bh, real *workspace,          \
+    ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);                        \
+/* the same with token ids (T,B) in [0, I): x_t Wxh^T is column ids[t,b] of Wxh */ \
+int crnn_rnn_forward_tokens_##sfx(real *hidden_states, const int64_t *ids,      \
+    const real *h0, const real *Wxh, const real *Whh, const real *bh,           \
+    real *workspace, ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);       \
+/* Y (N,O) <- hidden_states (N,H) Why^T + by; workspace as                      \
+ * crnn_output_forward_workspace */                                             \
+void crnn_output_forward_##sfx(real *Y, const real *hidden_states,              \
+    const real *Why, const real *by, real *workspace,                           \
+    ptrdiff_t N, ptrdiff_t H, ptrdiff_t O);                                     \
+/* d_hidden (N,H) += dY Why;  dWhy (O,H) += dY^T hidden_states;                 \
+ * dby (O) += sum over rows of dY.  dY (N,O) */                                 \
+void crnn_output_backward_##sfx(real *d_hidden, real *dWhy, real *dby,          \
+    const real *dY, const real *hidden_states, const real *Why,                 \
+    ptrdiff_t N, ptrdiff_t H, ptrdiff_t O);                                     \
+/* Backpropagation through time.                                                \
+ * d_hidden (T,B,H): on entry dLoss/dh_t from above (the output layer); on      \
+ * exit dLoss/da_t, the gradient of the pre-activations.                        \
+ * dh_last (B,H) or NULL: a further gradient of the last hidden state.          \
+ * dWxh (H,I) += da^T X;  dWhh (H,H) += da_t^T h_(t-1);  dbh (H) += sum da;     \
+ * dh0 (B,H) += da_0 Whh (may be NULL);  dX (T,B,I) += da Wxh (may be NULL,     \
+ * which skips that product). X (T,B,I), h0 (B,H) or NULL,                      \
+ * hidden_states (T,B,H) as crnn_rnn_forward left them. */                      \
+void crnn_rnn_backward_##sfx(real *dWxh, real *dWhh, real *dbh, real *dh0,      \
+    real *dX, real *d_hidden, const real *dh_last, const real *X,               \
+    const real *h0, const real *hidden_states, const real *Wxh,                 \
+    const real *Whh, ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);       \
+/* the same with token ids (T,B): dWxh[:, ids[t,b]] += da_t[b]; no dX */        \
+int crnn_rnn_backward_tokens_##sfx(real *dWxh, real *dWhh, real *dbh,           \
+    real *dh0, real *d_hidden, const real *dh_last, const int64_t *ids,         \
+    const real *h0, const real *hidden_states, const real *Whh,                 \
+    ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);
+
+CRNN_DECLARE(float, f32)
+CRNN_DECLARE(double, f64)
+
+#undef CRNN_DECLARE
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CRNN_H */
