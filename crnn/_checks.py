@@ -1,0 +1,74 @@
+"""Validation of user input: every message names what was expected and what came.
+
+Accepted dtypes: floats, integers and booleans are converted to the model's
+dtype; complex numbers, objects, strings and dates are refused with TypeError.
+Integer arrays of two dimensions (T, B) are token ids.
+"""
+import operator
+
+import numpy as np
+
+SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_size(name, value):
+    """A positive int (bools refused)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    try:
+        size = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}") from None
+    if size <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {size}")
+    return size
+
+
+def check_dtype(dtype):
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dtype not in SUPPORTED_DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def as_numeric_array(name, value):
+    """np.asarray(value), refusing what cannot become a float."""
+    if value is None:
+        raise TypeError(f"{name} must be an array of numbers, got None")
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of numbers: {error}") from None
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    return array
+
+
+def shape_str(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def check_shape(name, array, expected, meaning):
+    """``expected`` is a tuple of ints; ``meaning`` names its axes, e.g. "(T, B, O)"."""
+    if array.shape != tuple(expected):
+        raise ValueError(
+            f"{name} must have shape {meaning} = {shape_str(expected)}, got {shape_str(array.shape)}"
+        )
+
+
+def is_token_ids(array):
+    return array.dtype.kind in "iu"
+
+
+def check_token_range(ids, vocabulary):
+    """Every id in [0, vocabulary), checked before any cast can wrap it."""
+    low, high = ids.min(), ids.max()
+    if low < 0 or high >= vocabulary:
+        bad = low if low < 0 else high
+        where = tuple(int(i) for i in np.argwhere(ids == bad)[0])
+        raise ValueError(
+            f"token ids must be in [0, input_size={vocabulary}), got {bad} at index {where}"
+        )
