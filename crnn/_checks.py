@@ -48,7 +48,8 @@ def as_numeric_array(name, value):
 
 
 def shape_str(shape):
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+    """A shape as Python writes a tuple: (4,), (2, 3)."""
+    return str(tuple(int(n) for n in shape))
 
 
 def check_shape(name, array, expected, meaning):

@@ -233,27 +233,21 @@ class RNN:
         return grads
 
     def _sequence_as_array(self, inputs):
-        """The seed's inputs as a (T, I) array, each step given as I numbers."""
+        """The seed's inputs as a (T, I) array: T steps of I numbers each, every
+        step of any shape with I elements, as the seed reshapes them."""
         I = self.input_size
-        if isinstance(inputs, np.ndarray):
-            steps = _checks.as_numeric_array("inputs", inputs)
-            if steps.ndim == 0:
-                raise ValueError(f"inputs must be a sequence of T vectors of input_size={I} "
-                                 "numbers, got a scalar")
-        else:
-            if inputs is None:
-                raise TypeError("inputs must be a sequence of vectors, got None")
-            try:
-                vectors = [_checks.as_numeric_array(f"inputs[{t}]", x) for t, x in enumerate(inputs)]
-            except TypeError as error:
-                if "not iterable" in str(error):
-                    raise TypeError(f"inputs must be a sequence of vectors, got {type(inputs).__name__}") from None
-                raise
+        if isinstance(inputs, (list, tuple)):
+            vectors = [_checks.as_numeric_array(f"inputs[{t}]", x) for t, x in enumerate(inputs)]
             for t, x in enumerate(vectors):
                 if x.size != I:
                     raise ValueError(f"inputs[{t}] must hold input_size={I} numbers "
                                      f"(shape ({I},) or ({I}, 1)), got shape {_checks.shape_str(x.shape)}")
             steps = np.array([x.reshape(-1) for x in vectors]) if vectors else np.empty((0, I))
+        else:
+            steps = _checks.as_numeric_array("inputs", inputs)
+            if steps.ndim == 0:
+                raise TypeError(f"inputs must be a sequence of T vectors of input_size={I} "
+                                f"numbers, got the scalar {inputs!r}")
         if len(steps) == 0:
             raise ValueError("inputs is an empty sequence: expected at least one step")
         if steps[0].size != I:
@@ -334,9 +328,9 @@ class RNN:
             _checks.check_token_range(X, I)
             return X
         if X.ndim != 3:
-            kind = "integer" if _checks.is_token_ids(X) else X.dtype.name
+            kind = "an integer" if _checks.is_token_ids(X) else f"a {X.dtype.name}"
             raise ValueError(f"X must be floats of shape (T, B, input_size) = (T, B, {I}) or "
-                             f"integer token ids of shape (T, B); got a {kind} array of "
+                             f"integer token ids of shape (T, B); got {kind} array of "
                              f"shape {_checks.shape_str(X.shape)}")
         if X.shape[2] != I or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must have shape (T, B, input_size) = (T, B, {I}) with T, B >= 1, "
@@ -346,6 +340,6 @@ class RNN:
     def _require_record(self, forward_name, backward_name):
         record = self._record
         if record is None or record.api != forward_name:
-            raise RuntimeError(f"{backward_name}() needs a {forward_name}() call before it"
+            raise ValueError(f"{backward_name}() needs a {forward_name}() call before it"
                                + (f" (the last call was {record.api}())" if record else ""))
         return record

@@ -1,0 +1,26 @@
+"""The README's main job: the demo learns its text."""
+import numpy as np
+
+from crnn import demo
+
+
+def test_softmax_cross_entropy_gradient():
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((3, 2, 5))
+    targets = rng.integers(0, 5, size=(3, 2))
+    loss, dY = demo.softmax_cross_entropy(Y, targets)
+    p = np.exp(Y) / np.exp(Y).sum(-1, keepdims=True)
+    expected_loss = -sum(np.log(p[t, b, targets[t, b]]) for t in range(3) for b in range(2))
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-12)
+    np.testing.assert_allclose(dY, p - np.eye(5)[targets], rtol=1e-12, atol=1e-15)
+
+
+def test_demo_loss_falls():
+    lines = []
+    rnn, vocabulary, losses = demo.train(iterations=600, report_every=200, out=lines.append)
+    uniform = np.log(len(vocabulary))
+    assert abs(losses[0] - uniform) < 0.01 * uniform  # small weights: a uniform guess
+    assert np.mean(losses[-50:]) < 0.25 * uniform
+    assert len(lines) == 3 and "loss per character" in lines[-1]
+    ids = demo.sample(rnn, None, vocabulary.index("r"), 20, np.random.default_rng(0))
+    assert len(ids) == 20 and all(0 <= i < len(vocabulary) for i in ids)

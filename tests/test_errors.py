@@ -1,0 +1,172 @@
+"""Bad input gets a ValueError or TypeError naming what was expected and what
+came, never a crash or a silently wrong result."""
+import numpy as np
+import pytest
+
+from crnn import RNN, _core
+
+I, H, O = 3, 4, 2
+
+
+@pytest.fixture
+def rnn():
+    return RNN(I, O, H, seed=0)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(input_size=0, output_size=2), ValueError, "input_size must be a positive integer, got 0"),
+    (dict(input_size=3, output_size=-1), ValueError, "output_size must be a positive integer, got -1"),
+    (dict(input_size=3, output_size=2, hidden_size=2.5), TypeError, "hidden_size must be a positive integer, got float"),
+    (dict(input_size=True, output_size=2), TypeError, "input_size must be a positive integer"),
+    (dict(input_size=3, output_size=2, dtype=np.int32), ValueError, "float32 or float64, got int32"),
+    (dict(input_size=3, output_size=2, dtype=np.float16), ValueError, "float32 or float64, got float16"),
+    (dict(input_size=3, output_size=2, dtype="no such type"), TypeError, "float32 or float64"),
+])
+def test_constructor(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        RNN(**kwargs)
+
+
+def test_numpy_integer_sizes_and_dtype_names_are_accepted():
+    rnn = RNN(np.int64(3), np.int32(2), hidden_size=np.uint8(5), dtype="float32")
+    assert rnn.Wxh.shape == (5, 3) and rnn.dtype == np.float32
+
+
+@pytest.mark.parametrize("X,error,match", [
+    (np.zeros((5, 3)), ValueError, r"\(T, B, 3\) or integer token ids of shape \(T, B\); got a float64 array of shape \(5, 3\)"),
+    (np.zeros(5, dtype=int), ValueError, r"got an integer array of shape \(5,\)"),
+    (np.zeros((5, 1, 4)), ValueError, r"\(T, B, input_size\) = \(T, B, 3\) with T, B >= 1, got \(5, 1, 4\)"),
+    (np.zeros((0, 1, 3)), ValueError, r"got \(0, 1, 3\)"),
+    (np.zeros((4, 0, 3)), ValueError, r"got \(4, 0, 3\)"),
+    (np.zeros((0, 2), dtype=int), ValueError, r"X is empty: shape \(0, 2\)"),
+    (np.array([[0, 1], [3, 2]]), ValueError, r"token ids must be in \[0, input_size=3\), got 3 at index \(1, 0\)"),
+    (np.array([[0, -1]]), ValueError, r"got -1 at index \(0, 1\)"),
+    (np.array([[2**63 + 5]], dtype=np.uint64), ValueError, "token ids must be in"),
+    (np.zeros((2, 1, 3), dtype=complex), TypeError, "real numbers, got dtype complex128"),
+    (np.array([[["a", "b", "c"]]]), TypeError, "real numbers, got dtype <U1"),
+    (None, TypeError, "got None"),
+    ([[[1.0, 2.0, 3.0]], [[1.0, 2.0]]], ValueError, "rectangular"),
+])
+def test_forward_batch_inputs(rnn, X, error, match):
+    with pytest.raises(error, match=match):
+        rnn.forward_batch(X)
+
+
+def test_forward_batch_h0(rnn):
+    X = np.zeros((5, 2, I))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(B, hidden_size\) = \(2, 4\), got \(4,\)"):
+        rnn.forward_batch(X, h0=np.zeros(H))
+    with pytest.raises(ValueError, match=r"= \(2, 4\), got \(1, 4\)"):
+        rnn.forward_batch(X, h0=np.zeros((1, H)))
+    with pytest.raises(TypeError, match="h0 must hold real numbers"):
+        rnn.forward_batch(X, h0=np.zeros((2, H), dtype=object))
+
+
+def test_backward_before_forward(rnn):
+    with pytest.raises(ValueError, match=r"backward\(\) needs a forward\(\) call before it"):
+        rnn.backward(np.zeros((O, 1)))
+    with pytest.raises(ValueError, match=r"backward_batch\(\) needs a forward_batch\(\) call"):
+        rnn.backward_batch(np.zeros((1, 1, O)))
+
+
+def test_backward_after_the_other_forward(rnn):
+    rnn.forward_batch(np.zeros((3, 1, I)))
+    with pytest.raises(ValueError, match=r"the last call was forward_batch\(\)"):
+        rnn.backward(np.zeros((O, 1)))
+    rnn.forward([np.zeros(I)] * 3)
+    with pytest.raises(ValueError, match=r"the last call was forward\(\)"):
+        rnn.backward_batch(np.zeros((3, 1, O)))
+
+
+def test_seed_backward_uses_up_its_forward(rnn):
+    rnn.forward([np.zeros(I)] * 3)
+    rnn.backward(np.ones((O, 1)))
+    with pytest.raises(ValueError, match="needs a forward"):
+        rnn.backward(np.ones((O, 1)))
+
+
+def test_failed_forward_leaves_nothing_for_backward(rnn):
+    rnn.forward_batch(np.zeros((3, 1, I)))
+    with pytest.raises(ValueError):
+        rnn.forward_batch(np.array([[7]]))
+    rnn.backward_batch(np.zeros((3, 1, O)))  # the earlier forward is still valid
+    with pytest.raises(ValueError):
+        rnn.forward_batch(np.zeros((3, 1, I)), h0=np.zeros((2, H)))
+    rnn.backward_batch(np.zeros((3, 1, O)))
+
+
+@pytest.mark.parametrize("d_y,match", [
+    (np.zeros((O + 1, 1)), r"d_y must have shape \(output_size, 1\) = \(2, 1\), got \(3, 1\)"),
+    (np.zeros((1, O)), r"got \(1, 2\)"),
+    ("zz", "real numbers"),
+])
+def test_backward_d_y(rnn, d_y, match):
+    rnn.forward([np.zeros(I)] * 3)
+    with pytest.raises((ValueError, TypeError), match=match):
+        rnn.backward(d_y)
+
+
+def test_backward_batch_arguments(rnn):
+    rnn.forward_batch(np.zeros((5, 2, I)))
+    with pytest.raises(ValueError, match=r"dY must have shape \(T, B, output_size\) = \(5, 2, 2\), got \(5, 2\)"):
+        rnn.backward_batch(np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"dh must have shape \(B, hidden_size\) = \(2, 4\), got \(4, 2\)"):
+        rnn.backward_batch(np.zeros((5, 2, O)), np.zeros((4, 2)))
+    rnn.forward_batch(np.zeros((5, 2), dtype=int))
+    with pytest.raises(ValueError, match="input_grad=True needs float inputs"):
+        rnn.backward_batch(np.zeros((5, 2, O)), input_grad=True)
+
+
+@pytest.mark.parametrize("inputs,error,match", [
+    ([], ValueError, "empty sequence"),
+    (np.zeros((0, I)), ValueError, "empty sequence"),
+    ([np.zeros(I), np.zeros(I + 1)], ValueError, r"inputs\[1\] must hold input_size=3 numbers \(shape \(3,\) or \(3, 1\)\), got shape \(4,\)"),
+    (np.zeros((4, I + 2)), ValueError, r"\(T, input_size\) = \(T, 3\), got \(4, 5\)"),
+    (np.float64(1.0), TypeError, "got the scalar"),
+    (None, TypeError, "got None"),
+    (5, TypeError, "sequence of T vectors of input_size=3 numbers, got the scalar 5"),
+    ([np.zeros(I), "abc"], TypeError, r"inputs\[1\] must hold real numbers"),
+])
+def test_seed_forward_inputs(rnn, inputs, error, match):
+    with pytest.raises(error, match=match):
+        rnn.forward(inputs)
+
+
+def test_seed_forward_accepts_columns_and_arrays(rnn):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, I))
+    expected = rnn.forward(X)
+    for same in ([x.reshape(I, 1) for x in X], list(X), X[:, :, None], np.asfortranarray(X)):
+        out, h = rnn.forward(same)
+        np.testing.assert_array_equal(out, expected[0])
+        np.testing.assert_array_equal(h, expected[1])
+
+
+def test_parameter_assignment(rnn):
+    with pytest.raises(ValueError, match=r"Wxh must have shape \(4, 3\), got \(4, 4\)"):
+        rnn.Wxh = np.zeros((H, H))  # the seed notebook's mistake
+    with pytest.raises(TypeError, match="real numbers"):
+        rnn.Whh = "x"
+    rnn.bh = np.arange(H)                 # (H,) is taken for (H, 1)
+    assert rnn.bh.shape == (H, 1) and rnn.bh[3, 0] == 3
+    view = rnn.Wxh
+    rnn.Wxh = np.ones((H, I))             # assignment writes into the live view
+    assert view[0, 0] == 1 and rnn.parameters()["Wxh"] is not None
+
+
+def test_core_refuses_inconsistent_buffers():
+    """The Cython layer checks shapes itself, so the C core is never handed a
+    buffer too small, whatever the caller does."""
+    hs = np.zeros((6, 4))
+    ws = np.zeros(_core.forward_workspace_size(3, 4, 2))
+    Wxh, Whh, bh = np.zeros((4, 3)), np.zeros((4, 4)), np.zeros(4)
+    with pytest.raises(ValueError, match=r"X: expected shape \(6, 3\), got \(5, 3\)"):
+        _core.rnn_forward(hs, np.zeros((5, 3)), None, Wxh, Whh, bh, ws, 3)
+    with pytest.raises(ValueError, match="do not split into T=4"):
+        _core.rnn_forward(hs, np.zeros((6, 3)), None, Wxh, Whh, bh, ws, 4)
+    with pytest.raises(ValueError, match="workspace: expected at least 28 elements, got 3"):
+        _core.rnn_forward(hs, np.zeros((6, 3)), None, Wxh, Whh, bh, np.zeros(3), 3)
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 3\)"):
+        _core.rnn_forward_tokens(hs, np.array([0, 1, 2, 3, 0, 0]), None, Wxh, Whh, bh, ws, 3)
+    with pytest.raises(ValueError, match=r"h0: expected shape \(2, 4\), got \(1, 4\)"):
+        _core.rnn_forward(hs, np.zeros((6, 3)), np.zeros((1, 4)), Wxh, Whh, bh, ws, 3)

@@ -1,0 +1,75 @@
+"""The NumPy reference is the specification: prove its gradients by central
+finite differences, in float64, for both input kinds."""
+import numpy as np
+import pytest
+
+from crnn import reference
+
+from conftest import random_inputs, random_model, relative_error
+
+SHAPES = [  # T, B, I, H, O
+    (1, 1, 1, 1, 1),
+    (3, 1, 3, 3, 2),   # the seed notebook's example
+    (4, 2, 3, 5, 2),   # I != H != O
+    (6, 3, 5, 2, 4),
+]
+
+
+def linear_loss(params, inputs, h0, C_Y, C_h):
+    """L = sum(C_Y * Y) + sum(C_h * h_T): its dL/dY is C_Y and its dL/dh_T is C_h."""
+    hidden_states = reference.forward(params, inputs, h0)
+    Y = reference.output(params, hidden_states)
+    return np.sum(C_Y * Y) + np.sum(C_h * hidden_states[-1])
+
+
+@pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
+@pytest.mark.parametrize("T,B,I,H,O", SHAPES)
+def test_backward_matches_finite_differences(T, B, I, H, O, tokens):
+    rng = np.random.default_rng(T * 100 + B * 10 + I)
+    # a larger spectral radius than usual, so the recurrence is exercised hard
+    params = random_model(I, H, O, seed=T + B, spectral_radius=1.2).parameters()
+    inputs = random_inputs(rng, T, B, I, tokens)
+    h0 = rng.standard_normal((B, H)) * 0.5
+    C_Y, C_h = rng.standard_normal((T, B, O)), rng.standard_normal((B, H))
+
+    hidden_states = reference.forward(params, inputs, h0)
+    grads = reference.backward(params, inputs, h0, hidden_states, C_Y, C_h)
+
+    def loss():
+        return linear_loss(params, inputs, h0, C_Y, C_h)
+
+    wrt = dict(params, h0=h0)
+    if not tokens:
+        wrt["X"] = inputs
+    assert set(grads) == set(wrt)
+    for name, array in wrt.items():
+        numeric = reference.numerical_gradient(loss, array)
+        assert relative_error(grads[name], numeric) < 1e-6, name
+
+
+def test_tokens_are_one_hot_vectors(rng):
+    """Token ids give exactly what their one-hot vectors give."""
+    T, B, I, H, O = 5, 3, 7, 4, 2
+    params = random_model(I, H, O).parameters()
+    ids = rng.integers(0, I, size=(T, B))
+    one_hot = np.eye(I)[ids]
+    dY = rng.standard_normal((T, B, O))
+    hs_ids, hs_hot = reference.forward(params, ids), reference.forward(params, one_hot)
+    np.testing.assert_allclose(hs_ids, hs_hot, rtol=1e-14, atol=1e-15)
+    g_ids = reference.backward(params, ids, None, hs_ids, dY)
+    g_hot = reference.backward(params, one_hot, None, hs_hot, dY)
+    for name in params:
+        np.testing.assert_allclose(g_ids[name], g_hot[name], rtol=1e-12, atol=1e-15)
+
+
+def test_zero_h0_is_the_default(rng):
+    params = random_model(3, 4, 2).parameters()
+    X = rng.standard_normal((4, 2, 3))
+    np.testing.assert_array_equal(reference.forward(params, X),
+                                  reference.forward(params, X, np.zeros((2, 4))))
+
+
+def test_numerical_gradient_refuses_non_contiguous_arrays():
+    x = np.zeros((4, 4))[:, ::2]
+    with pytest.raises(ValueError, match="contiguous"):
+        reference.numerical_gradient(lambda: 0.0, x)
