@@ -48,20 +48,33 @@ cdef int _check_workspace(Py_ssize_t actual, size_t needed) except -1:
     return 0
 
 
-def rnn_forward(floating[:, ::1] hidden_states, const floating[:, ::1] X,
-                const floating[:, ::1] h0, const floating[:, ::1] Wxh,
-                const floating[:, ::1] Whh, const floating[::1] bh,
-                floating[::1] workspace, Py_ssize_t T):
-    """hidden_states (T*B, H) <- the hidden states of X (T*B, I) from h0 (B, H)."""
+cdef Py_ssize_t _check_recurrence_forward(floating[:, ::1] hidden_states,
+                                          const floating[:, ::1] h0,
+                                          const floating[:, ::1] Wxh,
+                                          const floating[:, ::1] Whh,
+                                          const floating[::1] bh, floating[::1] workspace,
+                                          Py_ssize_t T) except -1:
+    """Checks shared by both forward kinds; returns B."""
     cdef Py_ssize_t N = hidden_states.shape[0], H = hidden_states.shape[1]
     cdef Py_ssize_t I = Wxh.shape[1], B = _batch(N, T)
-    _expect("X", (X.shape[0], X.shape[1]), (N, I))
     _expect("Wxh", (Wxh.shape[0], Wxh.shape[1]), (H, I))
     _expect("Whh", (Whh.shape[0], Whh.shape[1]), (H, H))
     _expect("bh", (bh.shape[0],), (H,))
     if h0 is not None:
         _expect("h0", (h0.shape[0], h0.shape[1]), (B, H))
     _check_workspace(workspace.shape[0], crnn_rnn_forward_workspace(I, H))
+    return B
+
+
+def rnn_forward(floating[:, ::1] hidden_states, const floating[:, ::1] X,
+                const floating[:, ::1] h0, const floating[:, ::1] Wxh,
+                const floating[:, ::1] Whh, const floating[::1] bh,
+                floating[::1] workspace, Py_ssize_t T):
+    """hidden_states (T*B, H) <- the hidden states of X (T*B, I) from h0 (B, H)."""
+    cdef Py_ssize_t N = hidden_states.shape[0], H = hidden_states.shape[1]
+    cdef Py_ssize_t I = Wxh.shape[1]
+    cdef Py_ssize_t B = _check_recurrence_forward(hidden_states, h0, Wxh, Whh, bh, workspace, T)
+    _expect("X", (X.shape[0], X.shape[1]), (N, I))
     cdef const floating *h0_ptr = _optional(h0)
     with nogil:
         if floating is float:
@@ -78,15 +91,10 @@ def rnn_forward_tokens(floating[:, ::1] hidden_states, const int64_t[::1] ids,
                        floating[::1] workspace, Py_ssize_t T):
     """hidden_states (T*B, H) <- the hidden states of token ids (T*B,) in [0, I)."""
     cdef Py_ssize_t N = hidden_states.shape[0], H = hidden_states.shape[1]
-    cdef Py_ssize_t I = Wxh.shape[1], B = _batch(N, T)
+    cdef Py_ssize_t I = Wxh.shape[1]
+    cdef Py_ssize_t B = _check_recurrence_forward(hidden_states, h0, Wxh, Whh, bh, workspace, T)
     cdef int status
     _expect("ids", (ids.shape[0],), (N,))
-    _expect("Wxh", (Wxh.shape[0], Wxh.shape[1]), (H, I))
-    _expect("Whh", (Whh.shape[0], Whh.shape[1]), (H, H))
-    _expect("bh", (bh.shape[0],), (H,))
-    if h0 is not None:
-        _expect("h0", (h0.shape[0], h0.shape[1]), (B, H))
-    _check_workspace(workspace.shape[0], crnn_rnn_forward_workspace(I, H))
     cdef const floating *h0_ptr = _optional(h0)
     with nogil:
         if floating is float:
