@@ -20,9 +20,10 @@ class BuildExt(build_ext):
 
 core = Extension(
     "crnn._core",
-    sources=["crnn/_core.pyx", "src_c/crnn.c"],
+    sources=["crnn/_core.pyx", "src_c/crnn.c", "src_c/dispatch.c", "src_c/kernels_x86.c"],
     include_dirs=["src_c"],
-    depends=["src_c/crnn.h", "src_c/matmul.inc.c", "src_c/rnn.inc.c"],
+    depends=["src_c/crnn.h", "src_c/kernels.h", "src_c/kernels_portable.inc.c",
+             "src_c/kernels_simd.inc.c", "src_c/tanh_simd.inc.c", "src_c/rnn.inc.c"],
 )
 
 setup(

@@ -6,8 +6,19 @@
 The forward pass and backpropagation through time run in C (src_c/), wrapped
 by Cython (crnn._core) and exposed by :class:`crnn.RNN`. The same math in
 plain NumPy, the specification, is :mod:`crnn.reference`.
+
+Kernel paths: the C core picks the widest SIMD path the CPU runs (avx512,
+avx2, or the portable C loops). ``CRNN_KERNEL=portable`` (or ``avx2``,
+``avx512``) in the environment forces one at import; ``crnn.set_kernel`` does
+so at run time.
 """
+import os
+
+from ._core import available_kernels, get_kernel, set_kernel
 from .rnn import RNN
 
-__all__ = ["RNN"]
+__all__ = ["RNN", "available_kernels", "get_kernel", "set_kernel"]
 __version__ = "0.1.0"
+
+if os.environ.get("CRNN_KERNEL"):
+    set_kernel(os.environ["CRNN_KERNEL"])

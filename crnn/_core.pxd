@@ -6,6 +6,14 @@ from libc.stdint cimport int64_t
 cdef extern from "crnn.h" nogil:
     int CRNN_OK
     int CRNN_ERR_TOKEN_ID
+    int CRNN_KERNEL_COUNT
+
+    const char *crnn_kernel_name(int kernel)
+    int crnn_kernel_available(int kernel)
+    int crnn_set_kernel(int kernel)
+    int crnn_get_kernel()
+    void crnn_tanh_f32(float *x, ptrdiff_t n)
+    void crnn_tanh_f64(double *x, ptrdiff_t n)
 
     size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H)
     size_t crnn_output_forward_workspace(ptrdiff_t H, ptrdiff_t O)

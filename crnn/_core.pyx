@@ -13,6 +13,42 @@ from cython cimport floating
 from libc.stdint cimport int64_t
 
 
+def kernel_names():
+    """Every kernel path this build knows, available or not."""
+    return [crnn_kernel_name(k).decode() for k in range(CRNN_KERNEL_COUNT)]
+
+
+def available_kernels():
+    """The kernel paths this build holds and this CPU runs, slowest first."""
+    return [crnn_kernel_name(k).decode() for k in range(CRNN_KERNEL_COUNT)
+            if crnn_kernel_available(k)]
+
+
+def get_kernel():
+    return crnn_kernel_name(crnn_get_kernel()).decode()
+
+
+def set_kernel(str name):
+    """Use the kernel path ``name`` from now on (not while another thread computes)."""
+    names = kernel_names()
+    if name not in names:
+        raise ValueError(f"kernel must be one of {names}, got {name!r}")
+    if crnn_set_kernel(names.index(name)) != CRNN_OK:
+        raise ValueError(f"kernel {name!r} is not available on this CPU; "
+                         f"available: {available_kernels()}")
+
+
+def tanh(floating[::1] x):
+    """x <- tanh(x) in place with the active path's kernel (for its tests)."""
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        if floating is float:
+            crnn_tanh_f32(&x[0], x.shape[0])
+        else:
+            crnn_tanh_f64(&x[0], x.shape[0])
+
+
 def forward_workspace_size(Py_ssize_t I, Py_ssize_t H, Py_ssize_t O):
     """Elements of workspace that rnn_forward* and output_forward need."""
     return max(crnn_rnn_forward_workspace(I, H), crnn_output_forward_workspace(H, O))

@@ -3,6 +3,8 @@
 Data flows one way: this module validates and converts user input, then calls
 the typed wrappers in crnn._core, which call the C core in src_c/.
 """
+import math
+
 import numpy as np
 
 from . import _checks, _core
@@ -19,7 +21,7 @@ def _split(flat, shapes):
     """Views into the one allocation ``flat``, one per entry of ``shapes``."""
     views, offset = {}, 0
     for name, shape in shapes.items():
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         views[name] = flat[offset:offset + size].reshape(shape)
         offset += size
     return views
@@ -33,7 +35,7 @@ class _Scratch:
         self._buffers = {}
 
     def take(self, name, shape, dtype):
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         buffer = self._buffers.get(name)
         if buffer is None or buffer.size < size or buffer.dtype != dtype:
             buffer = self._buffers[name] = np.empty(size, dtype=dtype)
@@ -96,7 +98,7 @@ class RNN:
         self.hidden_size = _checks.check_size("hidden_size", hidden_size)
         self.dtype = _checks.check_dtype(dtype)
         shapes = parameter_shapes(self.input_size, self.hidden_size, self.output_size)
-        size = sum(int(np.prod(s)) for s in shapes.values())
+        size = sum(math.prod(s) for s in shapes.values())
         # llm.c's layout: all parameters in one allocation, and their gradients in another
         self._param_flat = np.zeros(size, dtype=self.dtype)
         self._grad_flat = np.zeros(size, dtype=self.dtype)

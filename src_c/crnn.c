@@ -1,8 +1,9 @@
 /*
- * crnn.c: instantiates the kernel templates (matmul.inc.c, rnn.inc.c) for
+ * crnn.c: instantiates the templates (kernels_portable.inc.c, rnn.inc.c) for
  * float and double, so both types share one source.
  */
 #include "crnn.h"
+#include "kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static int ids_in_range(const int64_t *ids, ptrdiff_t n, ptrdiff_t I) {
 #define real float
 #define CRNN_SUFFIX _f32
 #define TANH tanhf
-#include "matmul.inc.c"
+#include "kernels_portable.inc.c"
 #include "rnn.inc.c"
 #undef real
 #undef CRNN_SUFFIX
@@ -30,7 +31,7 @@ static int ids_in_range(const int64_t *ids, ptrdiff_t n, ptrdiff_t I) {
 #define real double
 #define CRNN_SUFFIX _f64
 #define TANH tanh
-#include "matmul.inc.c"
+#include "kernels_portable.inc.c"
 #include "rnn.inc.c"
 #undef real
 #undef CRNN_SUFFIX

@@ -39,6 +39,27 @@ extern "C" {
  * written before the ids are checked. */
 #define CRNN_OK 0
 #define CRNN_ERR_TOKEN_ID (-1)
+#define CRNN_ERR_KERNEL (-2)
+
+/* Kernel paths. Every build has the portable C loops; x86-64 builds made with
+ * gcc or clang also hold AVX2+FMA and AVX-512 paths, chosen at run time and
+ * only when the CPU (and OS) support them. The best available one is the
+ * default. Switch paths only while no other thread is computing. */
+#define CRNN_KERNEL_PORTABLE 0
+#define CRNN_KERNEL_AVX2 1
+#define CRNN_KERNEL_AVX512 2
+#define CRNN_KERNEL_COUNT 3
+/* "portable", "avx2", "avx512"; NULL for a number out of range */
+const char *crnn_kernel_name(int kernel);
+/* 1 when the path is in this build and this CPU can run it, else 0 */
+int crnn_kernel_available(int kernel);
+/* CRNN_OK, or CRNN_ERR_KERNEL (nothing changes) when it is not available */
+int crnn_set_kernel(int kernel);
+int crnn_get_kernel(void);
+
+/* x (n) <- tanh(x) with the active path's kernel (exposed for its tests) */
+void crnn_tanh_f32(float *x, ptrdiff_t n);
+void crnn_tanh_f64(double *x, ptrdiff_t n);
 
 /* Elements of workspace the forward functions need: Wxh^T (I,H) and Whh^T (H,H). */
 size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H);

@@ -1,6 +1,7 @@
 /*
  * The Elman RNN forward pass and backpropagation through time, a template:
- * crnn.c includes this file once per floating type, after matmul.inc.c.
+ * crnn.c includes this file once per floating type, after kernels_portable.inc.c.
+ * Products and tanh go through the kernel table `kern` (kernels.h).
  * Shapes and conventions are documented in crnn.h.
  *
  * Work that does not depend on the previous step is hoisted out of the time
@@ -11,14 +12,15 @@
 
 /* On entry hidden_states (T,B,H) holds x_t Wxh^T + bh; on exit h_t.
  * h_t = tanh(hidden_states[t] + h_(t-1) Whh^T), with WhhT (H,H) = Whh^T. */
-static void FN(recurrence_forward)(real *hidden_states, const real *h0,
+static void FN(recurrence_forward)(const FN(crnn_kernels) *kern,
+                                   real *hidden_states, const real *h0,
                                    const real *WhhT, ptrdiff_t T, ptrdiff_t B,
                                    ptrdiff_t H) {
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
     for (ptrdiff_t t = 0; t < T; t++) {
         real *h = hidden_states + t * B * H;
-        if (h_prev) FN(matmul_nn)(h, h_prev, WhhT, B, H, H);
-        for (ptrdiff_t i = 0; i < B * H; i++) h[i] = TANH(h[i]);
+        if (h_prev) kern->matmul_nn(h, h_prev, WhhT, B, H, H);
+        kern->tanh(h, B * H);
         h_prev = h;
     }
 }
@@ -27,14 +29,15 @@ void FN(crnn_rnn_forward)(real *hidden_states, const real *X, const real *h0,
                           const real *Wxh, const real *Whh, const real *bh,
                           real *workspace, ptrdiff_t T, ptrdiff_t B,
                           ptrdiff_t I, ptrdiff_t H) {
-    real *WxhT = workspace;       /* (I,H) */
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    real *WxhT = workspace;         /* (I,H) */
     real *WhhT = workspace + I * H; /* (H,H) */
     FN(transpose)(WxhT, Wxh, H, I);
     FN(transpose)(WhhT, Whh, H, H);
     /* input projection of all N = T*B rows: hidden_states = X Wxh^T + bh */
     FN(fill_rows)(hidden_states, bh, T * B, H);
-    FN(matmul_nn)(hidden_states, X, WxhT, T * B, H, I);
-    FN(recurrence_forward)(hidden_states, h0, WhhT, T, B, H);
+    kern->matmul_nn(hidden_states, X, WxhT, T * B, H, I);
+    FN(recurrence_forward)(kern, hidden_states, h0, WhhT, T, B, H);
 }
 
 int FN(crnn_rnn_forward_tokens)(real *hidden_states, const int64_t *ids,
@@ -42,6 +45,7 @@ int FN(crnn_rnn_forward_tokens)(real *hidden_states, const int64_t *ids,
                                 const real *bh, real *workspace, ptrdiff_t T,
                                 ptrdiff_t B, ptrdiff_t I, ptrdiff_t H) {
     if (!ids_in_range(ids, T * B, I)) return CRNN_ERR_TOKEN_ID;
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     real *WxhT = workspace;         /* (I,H): row v is column v of Wxh */
     real *WhhT = workspace + I * H; /* (H,H) */
     FN(transpose)(WxhT, Wxh, H, I);
@@ -52,25 +56,27 @@ int FN(crnn_rnn_forward_tokens)(real *hidden_states, const int64_t *ids,
         const real *column = WxhT + ids[n] * H;
         for (ptrdiff_t j = 0; j < H; j++) a[j] = column[j] + bh[j];
     }
-    FN(recurrence_forward)(hidden_states, h0, WhhT, T, B, H);
+    FN(recurrence_forward)(kern, hidden_states, h0, WhhT, T, B, H);
     return CRNN_OK;
 }
 
 void FN(crnn_output_forward)(real *Y, const real *hidden_states, const real *Why,
                              const real *by, real *workspace, ptrdiff_t N,
                              ptrdiff_t H, ptrdiff_t O) {
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     real *WhyT = workspace; /* (H,O) */
     FN(transpose)(WhyT, Why, O, H);
     FN(fill_rows)(Y, by, N, O);
-    FN(matmul_nn)(Y, hidden_states, WhyT, N, O, H);
+    kern->matmul_nn(Y, hidden_states, WhyT, N, O, H);
 }
 
 void FN(crnn_output_backward)(real *d_hidden, real *dWhy, real *dby,
                               const real *dY, const real *hidden_states,
                               const real *Why, ptrdiff_t N, ptrdiff_t H,
                               ptrdiff_t O) {
-    FN(matmul_nn)(d_hidden, dY, Why, N, H, O);       /* G_h   += G_y Why   */
-    FN(matmul_tn)(dWhy, dY, hidden_states, N, O, H); /* G_Why += G_y^T h   */
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    kern->matmul_nn(d_hidden, dY, Why, N, H, O);       /* G_h   += G_y Why   */
+    kern->matmul_tn(dWhy, dY, hidden_states, N, O, H); /* G_Why += G_y^T h   */
     FN(sum_rows)(dby, dY, N, O);                     /* G_by  += sum G_y   */
 }
 
@@ -79,7 +85,8 @@ void FN(crnn_output_backward)(real *d_hidden, real *dWhy, real *dby,
  *   dh_t = d_hidden[t] + da_(t+1) Whh   (+ dh_last at t = T-1)
  *   da_t = dh_t * (1 - h_t^2)           (tanh' from the stored output)
  * and finally dh0 += da_0 Whh. */
-static void FN(recurrence_backward)(real *d_hidden, real *dh0,
+static void FN(recurrence_backward)(const FN(crnn_kernels) *kern,
+                                    real *d_hidden, real *dh0,
                                     const real *dh_last,
                                     const real *hidden_states, const real *Whh,
                                     ptrdiff_t T, ptrdiff_t B, ptrdiff_t H) {
@@ -90,22 +97,23 @@ static void FN(recurrence_backward)(real *d_hidden, real *dh0,
             if (dh_last)
                 for (ptrdiff_t i = 0; i < B * H; i++) da[i] += dh_last[i];
         } else {
-            FN(matmul_nn)(da, da + B * H, Whh, B, H, H); /* G_h_t += G_a_(t+1) Whh */
+            kern->matmul_nn(da, da + B * H, Whh, B, H, H); /* G_h_t += G_a_(t+1) Whh */
         }
         for (ptrdiff_t i = 0; i < B * H; i++) da[i] *= (real)1 - h[i] * h[i];
     }
-    if (dh0) FN(matmul_nn)(dh0, d_hidden, Whh, B, H, H); /* G_h0 += G_a_0 Whh */
+    if (dh0) kern->matmul_nn(dh0, d_hidden, Whh, B, H, H); /* G_h0 += G_a_0 Whh */
 }
 
 /* The parameter gradients that do not depend on the input kind. */
-static void FN(recurrent_weight_grads)(real *dWhh, real *dbh,
+static void FN(recurrent_weight_grads)(const FN(crnn_kernels) *kern,
+                                       real *dWhh, real *dbh,
                                        const real *d_pre, const real *h0,
                                        const real *hidden_states, ptrdiff_t T,
                                        ptrdiff_t B, ptrdiff_t H) {
     FN(sum_rows)(dbh, d_pre, T * B, H); /* G_bh += sum G_a */
     /* G_Whh += sum_t G_a_t^T h_(t-1): steps 1..T-1 in one product, then h0 */
-    FN(matmul_tn)(dWhh, d_pre + B * H, hidden_states, (T - 1) * B, H, H);
-    if (h0) FN(matmul_tn)(dWhh, d_pre, h0, B, H, H);
+    kern->matmul_tn(dWhh, d_pre + B * H, hidden_states, (T - 1) * B, H, H);
+    if (h0) kern->matmul_tn(dWhh, d_pre, h0, B, H, H);
 }
 
 void FN(crnn_rnn_backward)(real *dWxh, real *dWhh, real *dbh, real *dh0,
@@ -114,11 +122,12 @@ void FN(crnn_rnn_backward)(real *dWxh, real *dWhh, real *dbh, real *dh0,
                            const real *hidden_states, const real *Wxh,
                            const real *Whh, ptrdiff_t T, ptrdiff_t B,
                            ptrdiff_t I, ptrdiff_t H) {
-    FN(recurrence_backward)(d_hidden, dh0, dh_last, hidden_states, Whh, T, B, H);
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    FN(recurrence_backward)(kern, d_hidden, dh0, dh_last, hidden_states, Whh, T, B, H);
     const real *d_pre = d_hidden; /* now dLoss/da, (T,B,H) */
-    FN(recurrent_weight_grads)(dWhh, dbh, d_pre, h0, hidden_states, T, B, H);
-    FN(matmul_tn)(dWxh, d_pre, X, T * B, H, I);         /* G_Wxh += G_a^T X  */
-    if (dX) FN(matmul_nn)(dX, d_pre, Wxh, T * B, I, H); /* G_X   += G_a Wxh  */
+    FN(recurrent_weight_grads)(kern, dWhh, dbh, d_pre, h0, hidden_states, T, B, H);
+    kern->matmul_tn(dWxh, d_pre, X, T * B, H, I);         /* G_Wxh += G_a^T X  */
+    if (dX) kern->matmul_nn(dX, d_pre, Wxh, T * B, I, H); /* G_X   += G_a Wxh  */
 }
 
 int FN(crnn_rnn_backward_tokens)(real *dWxh, real *dWhh, real *dbh, real *dh0,
@@ -128,9 +137,10 @@ int FN(crnn_rnn_backward_tokens)(real *dWxh, real *dWhh, real *dbh, real *dh0,
                                  ptrdiff_t T, ptrdiff_t B, ptrdiff_t I,
                                  ptrdiff_t H) {
     if (!ids_in_range(ids, T * B, I)) return CRNN_ERR_TOKEN_ID;
-    FN(recurrence_backward)(d_hidden, dh0, dh_last, hidden_states, Whh, T, B, H);
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    FN(recurrence_backward)(kern, d_hidden, dh0, dh_last, hidden_states, Whh, T, B, H);
     const real *d_pre = d_hidden;
-    FN(recurrent_weight_grads)(dWhh, dbh, d_pre, h0, hidden_states, T, B, H);
+    FN(recurrent_weight_grads)(kern, dWhh, dbh, d_pre, h0, hidden_states, T, B, H);
     /* G_Wxh[:, id] += G_a: the one-hot product is a scatter into one column */
     for (ptrdiff_t n = 0; n < T * B; n++) {
         const real *da = d_pre + n * H;

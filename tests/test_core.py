@@ -1,12 +1,14 @@
 """The compiled core against the NumPy reference: many shapes, both dtypes,
-both input kinds, with and without h0 and dh, through the RNN class."""
+both input kinds, with and without h0 and dh, every kernel path, through the
+RNN class."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from crnn import reference
 
-from conftest import TOLERANCE, params64, random_inputs, random_model, relative_error
+from conftest import (KERNELS, TOLERANCE, params64, random_inputs, random_model, relative_error,
+                      using_kernel)
 
 DTYPES = [np.float64, np.float32]
 
@@ -19,12 +21,27 @@ SHAPES = [  # T, B, I, H, O
     (25, 1, 65, 100, 65),  # a char-RNN window
     (12, 8, 33, 64, 17),
     (40, 2, 9, 31, 5),
+    (6, 13, 40, 130, 70),  # tiles of rows, rows left over, masked columns
+    (3, 20, 300, 17, 3),   # a sum longer than one cache block
 ]
+
+
+def magnitudes(params, x, h0, hidden_states, dY, dh):
+    """The output and the gradients computed on the absolute values of every
+    factor: the size of the terms each element is a sum of (tanh' = 1 - h^2
+    is positive already)."""
+    absolute = {name: np.abs(p) for name, p in params.items()}
+    a = (lambda v: None if v is None else np.abs(v))
+    x_abs = x if x.ndim == 2 else np.abs(x)
+    hs_abs = np.abs(hidden_states)
+    return (reference.output(absolute, hs_abs),
+            reference.backward(absolute, x_abs, a(h0), hs_abs, np.abs(dY), a(dh)))
 
 
 def check_against_reference(rnn, inputs, h0, dY, dh, input_grad):
     """Run forward_batch/backward_batch and the reference on the same float64
-    values; compare everything the model returns."""
+    values; compare everything the model returns, each error relative to the
+    size of the terms the result is summed from (see magnitudes)."""
     tol = TOLERANCE[rnn.dtype]
     params = params64(rnn)
     tokens = inputs.ndim == 2
@@ -41,20 +58,21 @@ def check_against_reference(rnn, inputs, h0, dY, dh, input_grad):
     hs_ref = reference.forward(params, x64, h0_64)
     assert Y.dtype == rnn.dtype and Hs.dtype == rnn.dtype
     assert relative_error(Hs, hs_ref) < tol
-    assert relative_error(Y, reference.output(params, hs_ref)) < tol
+    Y_size, grad_sizes = magnitudes(params, x64, h0_64, hs_ref, dY64, dh64)
+    assert relative_error(Y, reference.output(params, hs_ref), Y_size) < tol
     expected = reference.backward(params, x64, h0_64, hs_ref, dY64, dh64)
     if not input_grad:
         expected.pop("X", None)
     assert set(grads) == set(expected)
     for name, g in grads.items():
         assert g.dtype == rnn.dtype and g.shape == expected[name].shape, name
-        assert relative_error(g, expected[name]) < tol, name
+        assert relative_error(g, expected[name], grad_sizes[name]) < tol, name
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 @pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
 @pytest.mark.parametrize("T,B,I,H,O", SHAPES)
-def test_batch_matches_reference(T, B, I, H, O, tokens, dtype):
+def test_batch_matches_reference(T, B, I, H, O, tokens, dtype, kernel):
     rng = np.random.default_rng(T * 7 + B * 3 + I + H + O)
     rnn = random_model(I, H, O, dtype=dtype, seed=T + H)
     inputs = random_inputs(rng, T, B, I, tokens)
@@ -63,24 +81,36 @@ def test_batch_matches_reference(T, B, I, H, O, tokens, dtype):
                             input_grad=not tokens)
 
 
-@settings(max_examples=80, deadline=None, derandomize=True)
+@pytest.mark.parametrize("kernel_name", KERNELS)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(T=st.integers(1, 12), B=st.integers(1, 6), I=st.integers(1, 20),
        H=st.integers(1, 24), O=st.integers(1, 20), tokens=st.booleans(),
        dtype=st.sampled_from(DTYPES), with_h0=st.booleans(), with_dh=st.booleans(),
        input_grad=st.booleans(), seed=st.integers(0, 2**32 - 1))
-def test_random_shapes_match_reference(T, B, I, H, O, tokens, dtype, with_h0, with_dh,
-                                       input_grad, seed):
+def test_random_shapes_match_reference(kernel_name, T, B, I, H, O, tokens, dtype, with_h0,
+                                       with_dh, input_grad, seed):
+    with using_kernel(kernel_name):
+        check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_grad, seed)
+
+
+def check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_grad, seed):
     rng = np.random.default_rng(seed)
     rnn = random_model(I, H, O, dtype=dtype, seed=seed)
     inputs = random_inputs(rng, T, B, I, tokens)
     h0 = rng.standard_normal((B, H)) if with_h0 else None
+    if rnn.dtype == np.float32:
+        # With few units, a tail draw can saturate one: then 1 - h^2 loses
+        # digits to cancellation (at |h| = 0.999, 1e-4 relative from one
+        # rounding of h), which float32 cannot meet at 1e-5 whatever the code.
+        hidden_states = reference.forward(params64(rnn), inputs, h0)
+        assume(np.max(np.abs(hidden_states)) < 0.98)
     dh = rng.standard_normal((B, H)) if with_dh else None
     check_against_reference(rnn, inputs, h0, rng.standard_normal((T, B, O)), dh,
                             input_grad=input_grad and not tokens)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-def test_seed_api_matches_reference(dtype, rng):
+def test_seed_api_matches_reference(dtype, rng, kernel):
     """forward/backward: many-to-one from the last hidden state, then SGD."""
     T, I, H, O = 6, 4, 5, 3
     rnn = random_model(I, H, O, dtype=dtype)
@@ -165,7 +195,7 @@ def test_inputs_changed_after_forward_do_not_change_backward(rng):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-def test_nan_and_inf_propagate(dtype, rng):
+def test_nan_and_inf_propagate(dtype, rng, kernel):
     T, B, I, H, O = 5, 3, 4, 6, 2
     rnn = random_model(I, H, O, dtype=dtype)
     X = rng.standard_normal((T, B, I))

@@ -1,6 +1,7 @@
 /*
- * Portable matrix kernels, a template: crnn.c includes this file once per
- * floating type, with `real` and FN(name) defined.
+ * Portable kernels, a template: crnn.c includes this file once per floating
+ * type, with `real`, TANH and FN(name) defined. They are the reference every
+ * SIMD path is tested against, and the fallback on CPUs without one.
  *
  * Every inner loop runs along a contiguous row of the output (axpy shape), so
  * a compiler vectorizes it without reassociating a sum: no -ffast-math needed,
@@ -36,6 +37,17 @@ static void FN(matmul_tn)(real *restrict C, const real *restrict A,
         }
     }
 }
+
+/* x (n) <- tanh(x), with the C library's tanh */
+static void FN(tanh_portable)(real *x, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) x[i] = TANH(x[i]);
+}
+
+const FN(crnn_kernels) FN(crnn_kernels_portable) = {
+    FN(matmul_nn), FN(matmul_tn), FN(tanh_portable),
+};
+
+/* Helpers that every path shares: they are O(size of the data), not products. */
 
 /* dst (C,R) <- src (R,C)^T */
 static void FN(transpose)(real *restrict dst, const real *restrict src,

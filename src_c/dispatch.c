@@ -1,0 +1,74 @@
+/*
+ * dispatch.c: which kernel path runs. The choice is made at run time from
+ * what the CPU supports, never at build time, so a wheel built on one machine
+ * runs on every CPU of its platform.
+ */
+#include "crnn.h"
+#include "kernels.h"
+
+static const char *const kernel_names[CRNN_KERNEL_COUNT] = {"portable", "avx2", "avx512"};
+
+/* -1 until first use, then the path in use */
+static int active_kernel = -1;
+
+static int cpu_supports(int kernel) {
+    if (kernel == CRNN_KERNEL_PORTABLE) return 1;
+#if CRNN_HAVE_X86_KERNELS
+    __builtin_cpu_init();
+    /* libgcc's and compiler-rt's checks include the OS enabling the registers */
+    if (kernel == CRNN_KERNEL_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (kernel == CRNN_KERNEL_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
+#endif
+    return 0;
+}
+
+const char *crnn_kernel_name(int kernel) {
+    return (kernel >= 0 && kernel < CRNN_KERNEL_COUNT) ? kernel_names[kernel] : NULL;
+}
+
+int crnn_kernel_available(int kernel) {
+    return kernel >= 0 && kernel < CRNN_KERNEL_COUNT && cpu_supports(kernel);
+}
+
+int crnn_get_kernel(void) {
+    if (active_kernel < 0) { /* first use: the widest path this CPU runs */
+        int best = CRNN_KERNEL_PORTABLE;
+        for (int k = 0; k < CRNN_KERNEL_COUNT; k++)
+            if (crnn_kernel_available(k)) best = k;
+        active_kernel = best;
+    }
+    return active_kernel;
+}
+
+int crnn_set_kernel(int kernel) {
+    if (!crnn_kernel_available(kernel)) return CRNN_ERR_KERNEL;
+    active_kernel = kernel;
+    return CRNN_OK;
+}
+
+#define CRNN_ACTIVE(sfx)                                                       \
+const crnn_kernels_##sfx *crnn_active_kernels_##sfx(void) {                   \
+    switch (crnn_get_kernel()) {                                               \
+    X86_CASES(sfx)                                                             \
+    default: return &crnn_kernels_portable_##sfx;                              \
+    }                                                                          \
+}                                                                              \
+void crnn_tanh_##sfx(real_##sfx *x, ptrdiff_t n) {                             \
+    crnn_active_kernels_##sfx()->tanh(x, n);                                   \
+}
+
+#if CRNN_HAVE_X86_KERNELS
+#define X86_CASES(sfx)                                                         \
+    case CRNN_KERNEL_AVX2: return &crnn_kernels_avx2_##sfx;                    \
+    case CRNN_KERNEL_AVX512: return &crnn_kernels_avx512_##sfx;
+#else
+#define X86_CASES(sfx)
+#endif
+
+typedef float real_f32;
+typedef double real_f64;
+CRNN_ACTIVE(f32)
+CRNN_ACTIVE(f64)

@@ -1,0 +1,41 @@
+/*
+ * Internal to the C core: the kernels the RNN is built from, as one table of
+ * function pointers per floating type and per instruction set. rnn.inc.c calls
+ * through the table that dispatch.c selected at run time, so one build runs on
+ * every CPU of its platform and uses the widest SIMD the CPU has.
+ */
+#ifndef CRNN_KERNELS_H
+#define CRNN_KERNELS_H
+
+#include <stddef.h>
+
+#define CRNN_DECLARE_KERNELS(real, sfx)                                           \
+typedef struct {                                                                  \
+    /* C (M,N) += A (M,K) B (K,N), all row-major and contiguous */                \
+    void (*matmul_nn)(real *C, const real *A, const real *B, ptrdiff_t M,         \
+                      ptrdiff_t N, ptrdiff_t K);                                  \
+    /* C (N,K) += A^T B with A (M,N), B (M,K): sums over the M rows */            \
+    void (*matmul_tn)(real *C, const real *A, const real *B, ptrdiff_t M,         \
+                      ptrdiff_t N, ptrdiff_t K);                                  \
+    /* x (n) <- tanh(x), accurate to a few ulp, NaN in gives NaN out */           \
+    void (*tanh)(real *x, ptrdiff_t n);                                           \
+} crnn_kernels_##sfx;                                                             \
+extern const crnn_kernels_##sfx crnn_kernels_portable_##sfx;                      \
+extern const crnn_kernels_##sfx crnn_kernels_avx2_##sfx;                          \
+extern const crnn_kernels_##sfx crnn_kernels_avx512_##sfx;                        \
+/* the table in use: the one crnn_set_kernel chose, or the best available */     \
+const crnn_kernels_##sfx *crnn_active_kernels_##sfx(void);
+
+CRNN_DECLARE_KERNELS(float, f32)
+CRNN_DECLARE_KERNELS(double, f64)
+
+#undef CRNN_DECLARE_KERNELS
+
+/* 1 when this build holds the x86 SIMD tables (gcc or clang on x86-64) */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define CRNN_HAVE_X86_KERNELS 1
+#else
+#define CRNN_HAVE_X86_KERNELS 0
+#endif
+
+#endif /* CRNN_KERNELS_H */

@@ -1,0 +1,134 @@
+/*
+ * SIMD kernels, a template: kernels_x86.c includes this file once per floating
+ * type and instruction set, inside a `target` pragma, with these defined:
+ *   real, FN(name)                 the type and the name suffix
+ *   VEC, W                         a vector type and its lanes
+ *   VZERO() VLOAD(p) VSTORE(p, v) VSET1(x) VFMA(a, b, c) = a*b + c, VADD(a, b)
+ *   MASK_T, VMASK(n)               a mask of the first n lanes
+ *   VMASKLOAD(p, m) VMASKSTORE(p, m, v)
+ *   MR, NV                         a tile is MR rows by NV vectors
+ *   RV                             rows left over go NV..RV vectors at a time
+ *   KC, MC                         cache blocks of the sum and of the rows
+ *
+ * One product serves every shape: C (M,N) += A (M,K) B (K,N), where element
+ * (i,k) of A is A[i*rs + k*cs]; so A is read as it is, or transposed (rs = 1),
+ * without a copy. B and C are row-major. A tile keeps its MR x NV*W block of C
+ * in registers while it runs along k: each step loads NV vectors of one row of
+ * B and broadcasts MR numbers of A. Rows left over (and a batch of one, the
+ * recurrence of a single sequence) go one row at a time with up to RV vectors
+ * in registers, so the FMA chains stay independent. The last columns of a row
+ * use masked loads and stores. Sums run along k in the same order whatever the
+ * blocking, so results do not depend on how rows are split.
+ */
+
+#define CRNN_INLINE static inline __attribute__((always_inline))
+
+/* C[r, 0 : NVEC*W] += sum_k A(r, k) B[k, 0 : NVEC*W] for the R rows r; with
+ * MASKED the last vector holds only the lanes in `mask`. */
+CRNN_INLINE void FN(block)(const int R, const int NVEC, const int MASKED,
+                           real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
+                           ptrdiff_t cs, const real *B, ptrdiff_t ldb,
+                           ptrdiff_t K, MASK_T mask) {
+    VEC acc[MR][RV];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NVEC; v++) acc[r][v] = VZERO();
+    for (ptrdiff_t k = 0; k < K; k++) {
+        const real *b = B + k * ldb;
+        const real *a = A + k * cs;
+        VEC bv[RV];
+        for (int v = 0; v < NVEC; v++)
+            bv[v] = (MASKED && v == NVEC - 1) ? VMASKLOAD(b + v * W, mask) : VLOAD(b + v * W);
+        for (int r = 0; r < R; r++) {
+            const VEC ar = VSET1(a[r * rs]);
+            for (int v = 0; v < NVEC; v++) acc[r][v] = VFMA(ar, bv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NVEC; v++) {
+            real *c = C + r * ldc + v * W;
+            if (MASKED && v == NVEC - 1)
+                VMASKSTORE(c, mask, VADD(VMASKLOAD(c, mask), acc[r][v]));
+            else
+                VSTORE(c, VADD(VLOAD(c), acc[r][v]));
+        }
+}
+
+#define CRNN_BLOCK_ARGS C, ldc, A, rs, cs, B, ldb, K, mask
+#define CRNN_CASE(rows, n)                                                        \
+    case n:                                                                       \
+        if (masked) FN(block)(rows, n, 1, CRNN_BLOCK_ARGS);                       \
+        else FN(block)(rows, n, 0, CRNN_BLOCK_ARGS);                              \
+        break;
+
+/* an MR-row tile of nvec (<= NV) vectors */
+static void FN(tile)(int nvec, int masked, real *C, ptrdiff_t ldc, const real *A,
+                     ptrdiff_t rs, ptrdiff_t cs, const real *B, ptrdiff_t ldb,
+                     ptrdiff_t K, MASK_T mask) {
+    switch (nvec) {
+        CRNN_CASE(MR, 1)
+        CRNN_CASE(MR, 2)
+#if NV >= 3
+        CRNN_CASE(MR, 3)
+#endif
+    }
+}
+
+/* one row of nvec (<= RV) vectors */
+static void FN(row)(int nvec, int masked, real *C, ptrdiff_t ldc, const real *A,
+                    ptrdiff_t rs, ptrdiff_t cs, const real *B, ptrdiff_t ldb,
+                    ptrdiff_t K, MASK_T mask) {
+    switch (nvec) {
+        CRNN_CASE(1, 1) CRNN_CASE(1, 2) CRNN_CASE(1, 3) CRNN_CASE(1, 4)
+        CRNN_CASE(1, 5) CRNN_CASE(1, 6) CRNN_CASE(1, 7) CRNN_CASE(1, 8)
+        CRNN_CASE(1, 9) CRNN_CASE(1, 10) CRNN_CASE(1, 11) CRNN_CASE(1, 12)
+#if RV >= 16
+        CRNN_CASE(1, 13) CRNN_CASE(1, 14) CRNN_CASE(1, 15) CRNN_CASE(1, 16)
+#endif
+    }
+}
+
+#undef CRNN_CASE
+#undef CRNN_BLOCK_ARGS
+
+/* C (M,N) += A (M,K) B (K,N), element (i,k) of A at A[i*rs + k*cs] */
+static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
+                       ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
+                       ptrdiff_t N, ptrdiff_t K) {
+    const ptrdiff_t M_tiles = M - M % MR; /* rows covered by full MR-row tiles */
+    for (ptrdiff_t pc = 0; pc < K; pc += KC) {
+        const ptrdiff_t kc = K - pc < KC ? K - pc : KC;
+        const real *A_p = A + pc * cs, *B_p = B + pc * ldb;
+        for (ptrdiff_t ic = 0; ic < M_tiles; ic += MC) {
+            const ptrdiff_t ic_end = ic + MC < M_tiles ? ic + MC : M_tiles;
+            for (ptrdiff_t jc = 0; jc < N; jc += NV * W) {
+                const ptrdiff_t nc = N - jc < NV * W ? N - jc : NV * W;
+                const int nvec = (int)((nc + W - 1) / W), tail = (int)(nc % W);
+                const MASK_T mask = VMASK(tail ? tail : W);
+                for (ptrdiff_t ir = ic; ir < ic_end; ir += MR)
+                    FN(tile)(nvec, tail != 0, C + ir * ldc + jc, ldc, A_p + ir * rs, rs,
+                             cs, B_p + jc, ldb, kc, mask);
+            }
+        }
+        for (ptrdiff_t i = M_tiles; i < M; i++)
+            for (ptrdiff_t jc = 0; jc < N; jc += RV * W) {
+                const ptrdiff_t nc = N - jc < RV * W ? N - jc : RV * W;
+                const int nvec = (int)((nc + W - 1) / W), tail = (int)(nc % W);
+                const MASK_T mask = VMASK(tail ? tail : W);
+                FN(row)(nvec, tail != 0, C + i * ldc + jc, ldc, A_p + i * rs, rs, cs,
+                        B_p + jc, ldb, kc, mask);
+            }
+    }
+}
+
+static void FN(matmul_nn)(real *C, const real *A, const real *B, ptrdiff_t M,
+                          ptrdiff_t N, ptrdiff_t K) {
+    FN(matmul)(C, N, A, K, 1, B, N, M, N, K);
+}
+
+/* C (N,K) += A (M,N)^T B (M,K): a product of A^T, read in place, and B */
+static void FN(matmul_tn)(real *C, const real *A, const real *B, ptrdiff_t M,
+                          ptrdiff_t N, ptrdiff_t K) {
+    FN(matmul)(C, K, A, 1, N, B, K, N, K, M);
+}
+
+#undef CRNN_INLINE
