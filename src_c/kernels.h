@@ -11,14 +11,18 @@
 
 #define CRNN_DECLARE_KERNELS(real, sfx)                                           \
 typedef struct {                                                                  \
-    /* C (M,N) += A (M,K) B (K,N), all row-major and contiguous */                \
-    void (*matmul_nn)(real *C, const real *A, const real *B, ptrdiff_t M,         \
-                      ptrdiff_t N, ptrdiff_t K);                                  \
-    /* C (N,K) += A^T B with A (M,N), B (M,K): sums over the M rows */            \
-    void (*matmul_tn)(real *C, const real *A, const real *B, ptrdiff_t M,         \
-                      ptrdiff_t N, ptrdiff_t K);                                  \
+    /* C (M,N) += A (M,K) B (K,N). Element (i,k) of A is A[i*rs + k*cs]: rs = K,  \
+     * cs = 1 reads a row-major A, rs = 1 and cs = M reads the transpose of a     \
+     * row-major (K,M) array in place. Row k of B starts at B + k*ldb, row i     \
+     * of C at C + i*ldc. Each element sums over k in increasing order. */      \
+    void (*matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,          \
+                   ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,       \
+                   ptrdiff_t N, ptrdiff_t K);                                     \
     /* x (n) <- tanh(x), accurate to a few ulp, NaN in gives NaN out */           \
     void (*tanh)(real *x, ptrdiff_t n);                                           \
+    /* dst (C,R), its rows ldd apart <- src (R,C)^T */                            \
+    void (*transpose)(real *dst, ptrdiff_t ldd, const real *src, ptrdiff_t R,     \
+                      ptrdiff_t C);                                               \
 } crnn_kernels_##sfx;                                                             \
 extern const crnn_kernels_##sfx crnn_kernels_portable_##sfx;                      \
 extern const crnn_kernels_##sfx crnn_kernels_avx2_##sfx;                          \

@@ -9,33 +9,39 @@
  * Products of the form A B^T are done as A (B^T) after an explicit transpose.
  */
 
-/* C (M,N) += A (M,K) B (K,N) */
-static void FN(matmul_nn)(real *restrict C, const real *restrict A,
-                          const real *restrict Bm, ptrdiff_t M, ptrdiff_t N,
-                          ptrdiff_t K) {
-    for (ptrdiff_t i = 0; i < M; i++) {
-        real *restrict c_row = C + i * N;
+/* C (M,N) += A (M,K) B (K,N), with the strides of kernels.h */
+static void FN(matmul_portable)(real *restrict C, ptrdiff_t ldc,
+                                const real *restrict A, ptrdiff_t rs,
+                                ptrdiff_t cs, const real *restrict Bm,
+                                ptrdiff_t ldb, ptrdiff_t M, ptrdiff_t N,
+                                ptrdiff_t K) {
+    if (cs == 1) { /* A read by rows: one row of C at a time */
+        for (ptrdiff_t i = 0; i < M; i++) {
+            real *restrict c_row = C + i * ldc;
+            for (ptrdiff_t k = 0; k < K; k++) {
+                const real a = A[i * rs + k];
+                const real *restrict b_row = Bm + k * ldb;
+                for (ptrdiff_t j = 0; j < N; j++) c_row[j] += a * b_row[j];
+            }
+        }
+    } else { /* A read by columns (a transpose): one row of B at a time, a
+              * sum of K outer products */
         for (ptrdiff_t k = 0; k < K; k++) {
-            const real a = A[i * K + k];
-            const real *restrict b_row = Bm + k * N;
-            for (ptrdiff_t j = 0; j < N; j++) c_row[j] += a * b_row[j];
+            const real *restrict b_row = Bm + k * ldb;
+            for (ptrdiff_t i = 0; i < M; i++) {
+                const real a = A[i * rs + k * cs];
+                real *restrict c_row = C + i * ldc;
+                for (ptrdiff_t j = 0; j < N; j++) c_row[j] += a * b_row[j];
+            }
         }
     }
 }
 
-/* C (N,K) += A^T B, with A (M,N) and B (M,K): a sum of M outer products */
-static void FN(matmul_tn)(real *restrict C, const real *restrict A,
-                          const real *restrict Bm, ptrdiff_t M, ptrdiff_t N,
-                          ptrdiff_t K) {
-    for (ptrdiff_t m = 0; m < M; m++) {
-        const real *restrict a_row = A + m * N;
-        const real *restrict b_row = Bm + m * K;
-        for (ptrdiff_t n = 0; n < N; n++) {
-            const real a = a_row[n];
-            real *restrict c_row = C + n * K;
-            for (ptrdiff_t k = 0; k < K; k++) c_row[k] += a * b_row[k];
-        }
-    }
+/* dst (C,R), rows ldd apart <- src (R,C)^T */
+static void FN(transpose)(real *restrict dst, ptrdiff_t ldd,
+                          const real *restrict src, ptrdiff_t R, ptrdiff_t C) {
+    for (ptrdiff_t r = 0; r < R; r++)
+        for (ptrdiff_t c = 0; c < C; c++) dst[c * ldd + r] = src[r * C + c];
 }
 
 /* x (n) <- tanh(x), with the C library's tanh */
@@ -44,17 +50,10 @@ static void FN(tanh_portable)(real *x, ptrdiff_t n) {
 }
 
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
-    FN(matmul_nn), FN(matmul_tn), FN(tanh_portable),
+    FN(matmul_portable), FN(tanh_portable), FN(transpose),
 };
 
 /* Helpers that every path shares: they are O(size of the data), not products. */
-
-/* dst (C,R) <- src (R,C)^T */
-static void FN(transpose)(real *restrict dst, const real *restrict src,
-                          ptrdiff_t R, ptrdiff_t C) {
-    for (ptrdiff_t r = 0; r < R; r++)
-        for (ptrdiff_t c = 0; c < C; c++) dst[c * R + r] = src[r * C + c];
-}
 
 /* every row of Y (M,N) <- v (N) */
 static void FN(fill_rows)(real *restrict Y, const real *restrict v, ptrdiff_t M,

@@ -24,40 +24,51 @@
 #define CRNN_INLINE static inline __attribute__((always_inline))
 
 /* C[r, 0 : NVEC*W] += sum_k A(r, k) B[k, 0 : NVEC*W] for the R rows r; with
- * MASKED the last vector holds only the lanes in `mask`. */
-CRNN_INLINE void FN(block)(const int R, const int NVEC, const int MASKED,
-                           real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
-                           ptrdiff_t cs, const real *B, ptrdiff_t ldb,
-                           ptrdiff_t K, MASK_T mask) {
-    VEC acc[MR][RV];
-    for (int r = 0; r < R; r++)
-        for (int v = 0; v < NVEC; v++) acc[r][v] = VZERO();
-    for (ptrdiff_t k = 0; k < K; k++) {
-        const real *b = B + k * ldb;
-        const real *a = A + k * cs;
-        VEC bv[RV];
-        for (int v = 0; v < NVEC; v++)
-            bv[v] = (MASKED && v == NVEC - 1) ? VMASKLOAD(b + v * W, mask) : VLOAD(b + v * W);
-        for (int r = 0; r < R; r++) {
-            const VEC ar = VSET1(a[r * rs]);
-            for (int v = 0; v < NVEC; v++) acc[r][v] = VFMA(ar, bv[v], acc[r][v]);
-        }
-    }
-    for (int r = 0; r < R; r++)
-        for (int v = 0; v < NVEC; v++) {
-            real *c = C + r * ldc + v * W;
-            if (MASKED && v == NVEC - 1)
-                VMASKSTORE(c, mask, VADD(VMASKLOAD(c, mask), acc[r][v]));
-            else
-                VSTORE(c, VADD(VLOAD(c), acc[r][v]));
-        }
+ * MASKED the last vector holds only the lanes in `mask`. Defined twice, with
+ * the accumulators sized for a tile (MR x NV) and for a row (1 x RV).
+ * (With a masked load in the loop, gcc keeps wide rows' accumulators in
+ * memory and stores them on every step; measured, that costs nothing here:
+ * copying the masked columns out first removed the stores and was slower.) */
+#define CRNN_DEFINE_BLOCK(name, ROWS, VECS)                                       \
+CRNN_INLINE void name(const int R, const int NVEC, const int MASKED, real *C,     \
+                      ptrdiff_t ldc, const real *A, ptrdiff_t rs, ptrdiff_t cs,   \
+                      const real *B, ptrdiff_t ldb, ptrdiff_t K, MASK_T mask) {   \
+    const int NFULL = NVEC - MASKED; /* the masked vector has its own variable */ \
+    VEC acc[ROWS][VECS], acc_tail[ROWS];                                          \
+    for (int r = 0; r < R; r++) {                                                 \
+        for (int v = 0; v < NFULL; v++) acc[r][v] = VZERO();                      \
+        acc_tail[r] = VZERO();                                                    \
+    }                                                                             \
+    for (ptrdiff_t k = 0; k < K; k++) {                                           \
+        const real *b = B + k * ldb;                                              \
+        const real *a = A + k * cs;                                               \
+        VEC bv[VECS];                                                             \
+        for (int v = 0; v < NFULL; v++) bv[v] = VLOAD(b + v * W);                 \
+        const VEC b_tail = MASKED ? VMASKLOAD(b + NFULL * W, mask) : VZERO();     \
+        for (int r = 0; r < R; r++) {                                             \
+            const VEC ar = VSET1(a[r * rs]);                                      \
+            for (int v = 0; v < NFULL; v++) acc[r][v] = VFMA(ar, bv[v], acc[r][v]); \
+            if (MASKED) acc_tail[r] = VFMA(ar, b_tail, acc_tail[r]);              \
+        }                                                                         \
+    }                                                                             \
+    for (int r = 0; r < R; r++) {                                                 \
+        real *c = C + r * ldc;                                                    \
+        for (int v = 0; v < NFULL; v++)                                           \
+            VSTORE(c + v * W, VADD(VLOAD(c + v * W), acc[r][v]));                 \
+        if (MASKED)                                                               \
+            VMASKSTORE(c + NFULL * W, mask,                                       \
+                       VADD(VMASKLOAD(c + NFULL * W, mask), acc_tail[r]));        \
+    }                                                                             \
 }
+CRNN_DEFINE_BLOCK(FN(tile_block), MR, NV)
+CRNN_DEFINE_BLOCK(FN(row_block), 1, RV)
+#undef CRNN_DEFINE_BLOCK
 
 #define CRNN_BLOCK_ARGS C, ldc, A, rs, cs, B, ldb, K, mask
-#define CRNN_CASE(rows, n)                                                        \
+#define CRNN_CASE(block, rows, n)                                                 \
     case n:                                                                       \
-        if (masked) FN(block)(rows, n, 1, CRNN_BLOCK_ARGS);                       \
-        else FN(block)(rows, n, 0, CRNN_BLOCK_ARGS);                              \
+        if (masked) block(rows, n, 1, CRNN_BLOCK_ARGS);                           \
+        else block(rows, n, 0, CRNN_BLOCK_ARGS);                                  \
         break;
 
 /* an MR-row tile of nvec (<= NV) vectors */
@@ -65,10 +76,10 @@ static void FN(tile)(int nvec, int masked, real *C, ptrdiff_t ldc, const real *A
                      ptrdiff_t rs, ptrdiff_t cs, const real *B, ptrdiff_t ldb,
                      ptrdiff_t K, MASK_T mask) {
     switch (nvec) {
-        CRNN_CASE(MR, 1)
-        CRNN_CASE(MR, 2)
+        CRNN_CASE(FN(tile_block), MR, 1)
+        CRNN_CASE(FN(tile_block), MR, 2)
 #if NV >= 3
-        CRNN_CASE(MR, 3)
+        CRNN_CASE(FN(tile_block), MR, 3)
 #endif
     }
 }
@@ -78,11 +89,15 @@ static void FN(row)(int nvec, int masked, real *C, ptrdiff_t ldc, const real *A,
                     ptrdiff_t rs, ptrdiff_t cs, const real *B, ptrdiff_t ldb,
                     ptrdiff_t K, MASK_T mask) {
     switch (nvec) {
-        CRNN_CASE(1, 1) CRNN_CASE(1, 2) CRNN_CASE(1, 3) CRNN_CASE(1, 4)
-        CRNN_CASE(1, 5) CRNN_CASE(1, 6) CRNN_CASE(1, 7) CRNN_CASE(1, 8)
-        CRNN_CASE(1, 9) CRNN_CASE(1, 10) CRNN_CASE(1, 11) CRNN_CASE(1, 12)
+        CRNN_CASE(FN(row_block), 1, 1) CRNN_CASE(FN(row_block), 1, 2)
+        CRNN_CASE(FN(row_block), 1, 3) CRNN_CASE(FN(row_block), 1, 4)
+        CRNN_CASE(FN(row_block), 1, 5) CRNN_CASE(FN(row_block), 1, 6)
+        CRNN_CASE(FN(row_block), 1, 7) CRNN_CASE(FN(row_block), 1, 8)
+        CRNN_CASE(FN(row_block), 1, 9) CRNN_CASE(FN(row_block), 1, 10)
+        CRNN_CASE(FN(row_block), 1, 11) CRNN_CASE(FN(row_block), 1, 12)
 #if RV >= 16
-        CRNN_CASE(1, 13) CRNN_CASE(1, 14) CRNN_CASE(1, 15) CRNN_CASE(1, 16)
+        CRNN_CASE(FN(row_block), 1, 13) CRNN_CASE(FN(row_block), 1, 14)
+        CRNN_CASE(FN(row_block), 1, 15) CRNN_CASE(FN(row_block), 1, 16)
 #endif
     }
 }
@@ -91,9 +106,10 @@ static void FN(row)(int nvec, int masked, real *C, ptrdiff_t ldc, const real *A,
 #undef CRNN_BLOCK_ARGS
 
 /* C (M,N) += A (M,K) B (K,N), element (i,k) of A at A[i*rs + k*cs] */
-static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
-                       ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
-                       ptrdiff_t N, ptrdiff_t K) {
+CRNN_INLINE void FN(matmul_strided)(real *C, ptrdiff_t ldc, const real *A,
+                                    ptrdiff_t rs, ptrdiff_t cs, const real *B,
+                                    ptrdiff_t ldb, ptrdiff_t M, ptrdiff_t N,
+                                    ptrdiff_t K) {
     const ptrdiff_t M_tiles = M - M % MR; /* rows covered by full MR-row tiles */
     for (ptrdiff_t pc = 0; pc < K; pc += KC) {
         const ptrdiff_t kc = K - pc < KC ? K - pc : KC;
@@ -120,15 +136,14 @@ static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
     }
 }
 
-static void FN(matmul_nn)(real *C, const real *A, const real *B, ptrdiff_t M,
-                          ptrdiff_t N, ptrdiff_t K) {
-    FN(matmul)(C, N, A, K, 1, B, N, M, N, K);
-}
-
-/* C (N,K) += A (M,N)^T B (M,K): a product of A^T, read in place, and B */
-static void FN(matmul_tn)(real *C, const real *A, const real *B, ptrdiff_t M,
-                          ptrdiff_t N, ptrdiff_t K) {
-    FN(matmul)(C, K, A, 1, N, B, K, N, K, M);
+/* The two ways rnn.inc.c reads A, each compiled with its unit stride known:
+ * measured, the generic strides cost 10-60 % on small products. */
+static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
+                       ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
+                       ptrdiff_t N, ptrdiff_t K) {
+    if (cs == 1) FN(matmul_strided)(C, ldc, A, rs, 1, B, ldb, M, N, K);
+    else if (rs == 1) FN(matmul_strided)(C, ldc, A, 1, cs, B, ldb, M, N, K);
+    else FN(matmul_strided)(C, ldc, A, rs, cs, B, ldb, M, N, K);
 }
 
 #undef CRNN_INLINE

@@ -33,6 +33,64 @@ static void tanh_libm_f64(double *x, ptrdiff_t n) {
 #pragma GCC target("avx2,fma")
 #endif
 
+/* dst (C,R) <- src (R,C)^T in 8x8 blocks of registers (4x4 for double); the
+ * AVX-512 tables use these too. Edges go element by element. */
+static void transpose_avx2_f32(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t R,
+                               ptrdiff_t C) {
+    const ptrdiff_t R8 = R - R % 8, C8 = C - C % 8;
+    for (ptrdiff_t r = 0; r < R8; r += 8)
+        for (ptrdiff_t c = 0; c < C8; c += 8) {
+            const float *s = src + r * C + c;
+            __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + C);
+            __m256 r2 = _mm256_loadu_ps(s + 2 * C), r3 = _mm256_loadu_ps(s + 3 * C);
+            __m256 r4 = _mm256_loadu_ps(s + 4 * C), r5 = _mm256_loadu_ps(s + 5 * C);
+            __m256 r6 = _mm256_loadu_ps(s + 6 * C), r7 = _mm256_loadu_ps(s + 7 * C);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+            __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+            float *d = dst + c * ldd + r;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    for (ptrdiff_t r = 0; r < R; r++)
+        for (ptrdiff_t c = (r < R8 ? C8 : 0); c < C; c++) dst[c * ldd + r] = src[r * C + c];
+}
+
+static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, ptrdiff_t R,
+                               ptrdiff_t C) {
+    const ptrdiff_t R4 = R - R % 4, C4 = C - C % 4;
+    for (ptrdiff_t r = 0; r < R4; r += 4)
+        for (ptrdiff_t c = 0; c < C4; c += 4) {
+            const double *s = src + r * C + c;
+            __m256d r0 = _mm256_loadu_pd(s), r1 = _mm256_loadu_pd(s + C);
+            __m256d r2 = _mm256_loadu_pd(s + 2 * C), r3 = _mm256_loadu_pd(s + 3 * C);
+            __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1);
+            __m256d t2 = _mm256_unpacklo_pd(r2, r3), t3 = _mm256_unpackhi_pd(r2, r3);
+            double *d = dst + c * ldd + r;
+            _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm256_storeu_pd(d + ldd, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm256_storeu_pd(d + 2 * ldd, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm256_storeu_pd(d + 3 * ldd, _mm256_permute2f128_pd(t1, t3, 0x31));
+        }
+    for (ptrdiff_t r = 0; r < R; r++)
+        for (ptrdiff_t c = (r < R4 ? C4 : 0); c < C; c++) dst[c * ldd + r] = src[r * C + c];
+}
+
 #define VZERO_(t) _mm256_setzero_##t()
 #define MASK_T __m256i
 /* a tile of 6 rows by 2 vectors: 12 accumulators, 2 loads, 1 broadcast */
@@ -66,7 +124,8 @@ static void tanh_libm_f64(double *x, ptrdiff_t n) {
 #define VMASKSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
-const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul_nn), FN(matmul_tn), FN(tanh)};
+const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
+                                                transpose_avx2_f32};
 #undef real
 #undef CRNN_SUFFIX
 #undef VEC
@@ -108,7 +167,8 @@ const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul_nn), FN(matmul_tn), FN
 #define VMASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
 #include "kernels_simd.inc.c"
-const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul_nn), FN(matmul_tn), tanh_libm_f64};
+const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), tanh_libm_f64,
+                                                transpose_avx2_f64};
 #undef real
 #undef CRNN_SUFFIX
 #undef VEC
@@ -175,7 +235,8 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul_nn), FN(matmul_tn), ta
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
-const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul_nn), FN(matmul_tn), FN(tanh)};
+const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
+                                                  transpose_avx2_f32};
 #undef real
 #undef CRNN_SUFFIX
 #undef VEC
@@ -219,7 +280,8 @@ const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul_nn), FN(matmul_tn), 
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #include "kernels_simd.inc.c"
-const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul_nn), FN(matmul_tn), tanh_libm_f64};
+const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul), tanh_libm_f64,
+                                                  transpose_avx2_f64};
 
 #if defined(__clang__)
 #pragma clang attribute pop

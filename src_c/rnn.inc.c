@@ -10,19 +10,44 @@
  * are only the recurrent product, tanh and its derivative.
  */
 
+/* C (M,N) += A (M,K) B (K,N), all row-major and contiguous */
+static void FN(matmul_nn)(const FN(crnn_kernels) *kern, real *C, const real *A,
+                          const real *Bm, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
+    kern->matmul(C, N, A, K, 1, Bm, N, M, N, K);
+}
+
+/* C (N,K) += A^T B, with A (M,N) and B (M,K): A's transpose read in place */
+static void FN(matmul_tn)(const FN(crnn_kernels) *kern, real *C, const real *A,
+                          const real *Bm, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
+    kern->matmul(C, K, A, 1, N, Bm, K, N, K, M);
+}
+
 /* On entry hidden_states (T,B,H) holds x_t Wxh^T + bh; on exit h_t.
- * h_t = tanh(hidden_states[t] + h_(t-1) Whh^T), with WhhT (H,H) = Whh^T. */
+ * h_t = tanh(hidden_states[t] + h_(t-1) Whh^T), with WhhT = Whh^T, (H,H), its
+ * rows ld apart. */
 static void FN(recurrence_forward)(const FN(crnn_kernels) *kern,
                                    real *hidden_states, const real *h0,
-                                   const real *WhhT, ptrdiff_t T, ptrdiff_t B,
-                                   ptrdiff_t H) {
+                                   const real *WhhT, ptrdiff_t ld, ptrdiff_t T,
+                                   ptrdiff_t B, ptrdiff_t H) {
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
     for (ptrdiff_t t = 0; t < T; t++) {
         real *h = hidden_states + t * B * H;
-        if (h_prev) kern->matmul_nn(h, h_prev, WhhT, B, H, H);
+        if (h_prev) kern->matmul(h, H, h_prev, H, 1, WhhT, ld, B, H, H);
         kern->tanh(h, B * H);
         h_prev = h;
     }
+}
+
+/* The forward workspace: Wxh^T (I,H) and Whh^T (H,H), their rows ld apart,
+ * both aligned as the widest vector loads like. */
+static void FN(transpose_weights)(const FN(crnn_kernels) *kern, real **WxhT,
+                                  real **WhhT, const real *Wxh, const real *Whh,
+                                  real *workspace, ptrdiff_t I, ptrdiff_t H) {
+    const ptrdiff_t ld = padded_ld(H);
+    *WxhT = (real *)align_up(workspace);
+    *WhhT = *WxhT + I * ld;
+    kern->transpose(*WxhT, ld, Wxh, H, I);
+    kern->transpose(*WhhT, ld, Whh, H, H);
 }
 
 void FN(crnn_rnn_forward)(real *hidden_states, const real *X, const real *h0,
@@ -30,14 +55,13 @@ void FN(crnn_rnn_forward)(real *hidden_states, const real *X, const real *h0,
                           real *workspace, ptrdiff_t T, ptrdiff_t B,
                           ptrdiff_t I, ptrdiff_t H) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    real *WxhT = workspace;         /* (I,H) */
-    real *WhhT = workspace + I * H; /* (H,H) */
-    FN(transpose)(WxhT, Wxh, H, I);
-    FN(transpose)(WhhT, Whh, H, H);
+    const ptrdiff_t ld = padded_ld(H);
+    real *WxhT, *WhhT;
+    FN(transpose_weights)(kern, &WxhT, &WhhT, Wxh, Whh, workspace, I, H);
     /* input projection of all N = T*B rows: hidden_states = X Wxh^T + bh */
     FN(fill_rows)(hidden_states, bh, T * B, H);
-    kern->matmul_nn(hidden_states, X, WxhT, T * B, H, I);
-    FN(recurrence_forward)(kern, hidden_states, h0, WhhT, T, B, H);
+    kern->matmul(hidden_states, H, X, I, 1, WxhT, ld, T * B, H, I);
+    FN(recurrence_forward)(kern, hidden_states, h0, WhhT, ld, T, B, H);
 }
 
 int FN(crnn_rnn_forward_tokens)(real *hidden_states, const int64_t *ids,
@@ -46,17 +70,16 @@ int FN(crnn_rnn_forward_tokens)(real *hidden_states, const int64_t *ids,
                                 ptrdiff_t B, ptrdiff_t I, ptrdiff_t H) {
     if (!ids_in_range(ids, T * B, I)) return CRNN_ERR_TOKEN_ID;
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    real *WxhT = workspace;         /* (I,H): row v is column v of Wxh */
-    real *WhhT = workspace + I * H; /* (H,H) */
-    FN(transpose)(WxhT, Wxh, H, I);
-    FN(transpose)(WhhT, Whh, H, H);
+    const ptrdiff_t ld = padded_ld(H);
+    real *WxhT, *WhhT; /* row v of WxhT is column v of Wxh */
+    FN(transpose_weights)(kern, &WxhT, &WhhT, Wxh, Whh, workspace, I, H);
     /* a one-hot x_t picks one column of Wxh: a gather, no product */
     for (ptrdiff_t n = 0; n < T * B; n++) {
         real *a = hidden_states + n * H;
-        const real *column = WxhT + ids[n] * H;
+        const real *column = WxhT + ids[n] * ld;
         for (ptrdiff_t j = 0; j < H; j++) a[j] = column[j] + bh[j];
     }
-    FN(recurrence_forward)(kern, hidden_states, h0, WhhT, T, B, H);
+    FN(recurrence_forward)(kern, hidden_states, h0, WhhT, ld, T, B, H);
     return CRNN_OK;
 }
 
@@ -64,10 +87,11 @@ void FN(crnn_output_forward)(real *Y, const real *hidden_states, const real *Why
                              const real *by, real *workspace, ptrdiff_t N,
                              ptrdiff_t H, ptrdiff_t O) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    real *WhyT = workspace; /* (H,O) */
-    FN(transpose)(WhyT, Why, O, H);
+    const ptrdiff_t ld = padded_ld(O);
+    real *WhyT = (real *)align_up(workspace); /* (H,O), rows ld apart */
+    kern->transpose(WhyT, ld, Why, O, H);
     FN(fill_rows)(Y, by, N, O);
-    kern->matmul_nn(Y, hidden_states, WhyT, N, O, H);
+    kern->matmul(Y, O, hidden_states, H, 1, WhyT, ld, N, O, H);
 }
 
 void FN(crnn_output_backward)(real *d_hidden, real *dWhy, real *dby,
@@ -75,9 +99,9 @@ void FN(crnn_output_backward)(real *d_hidden, real *dWhy, real *dby,
                               const real *Why, ptrdiff_t N, ptrdiff_t H,
                               ptrdiff_t O) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    kern->matmul_nn(d_hidden, dY, Why, N, H, O);       /* G_h   += G_y Why   */
-    kern->matmul_tn(dWhy, dY, hidden_states, N, O, H); /* G_Why += G_y^T h   */
-    FN(sum_rows)(dby, dY, N, O);                     /* G_by  += sum G_y   */
+    FN(matmul_nn)(kern, d_hidden, dY, Why, N, H, O);       /* G_h   += G_y Why   */
+    FN(matmul_tn)(kern, dWhy, dY, hidden_states, N, O, H); /* G_Why += G_y^T h   */
+    FN(sum_rows)(dby, dY, N, O);                           /* G_by  += sum G_y   */
 }
 
 /* The only sequential part of BPTT. On entry d_hidden[t] holds dLoss/dh_t from
@@ -97,11 +121,11 @@ static void FN(recurrence_backward)(const FN(crnn_kernels) *kern,
             if (dh_last)
                 for (ptrdiff_t i = 0; i < B * H; i++) da[i] += dh_last[i];
         } else {
-            kern->matmul_nn(da, da + B * H, Whh, B, H, H); /* G_h_t += G_a_(t+1) Whh */
+            FN(matmul_nn)(kern, da, da + B * H, Whh, B, H, H); /* G_h_t += G_a_(t+1) Whh */
         }
         for (ptrdiff_t i = 0; i < B * H; i++) da[i] *= (real)1 - h[i] * h[i];
     }
-    if (dh0) kern->matmul_nn(dh0, d_hidden, Whh, B, H, H); /* G_h0 += G_a_0 Whh */
+    if (dh0) FN(matmul_nn)(kern, dh0, d_hidden, Whh, B, H, H); /* G_h0 += G_a_0 Whh */
 }
 
 /* The parameter gradients that do not depend on the input kind. */
@@ -112,8 +136,8 @@ static void FN(recurrent_weight_grads)(const FN(crnn_kernels) *kern,
                                        ptrdiff_t B, ptrdiff_t H) {
     FN(sum_rows)(dbh, d_pre, T * B, H); /* G_bh += sum G_a */
     /* G_Whh += sum_t G_a_t^T h_(t-1): steps 1..T-1 in one product, then h0 */
-    kern->matmul_tn(dWhh, d_pre + B * H, hidden_states, (T - 1) * B, H, H);
-    if (h0) kern->matmul_tn(dWhh, d_pre, h0, B, H, H);
+    FN(matmul_tn)(kern, dWhh, d_pre + B * H, hidden_states, (T - 1) * B, H, H);
+    if (h0) FN(matmul_tn)(kern, dWhh, d_pre, h0, B, H, H);
 }
 
 void FN(crnn_rnn_backward)(real *dWxh, real *dWhh, real *dbh, real *dh0,
@@ -126,8 +150,8 @@ void FN(crnn_rnn_backward)(real *dWxh, real *dWhh, real *dbh, real *dh0,
     FN(recurrence_backward)(kern, d_hidden, dh0, dh_last, hidden_states, Whh, T, B, H);
     const real *d_pre = d_hidden; /* now dLoss/da, (T,B,H) */
     FN(recurrent_weight_grads)(kern, dWhh, dbh, d_pre, h0, hidden_states, T, B, H);
-    kern->matmul_tn(dWxh, d_pre, X, T * B, H, I);         /* G_Wxh += G_a^T X  */
-    if (dX) kern->matmul_nn(dX, d_pre, Wxh, T * B, I, H); /* G_X   += G_a Wxh  */
+    FN(matmul_tn)(kern, dWxh, d_pre, X, T * B, H, I);         /* G_Wxh += G_a^T X  */
+    if (dX) FN(matmul_nn)(kern, dX, d_pre, Wxh, T * B, I, H); /* G_X   += G_a Wxh  */
 }
 
 int FN(crnn_rnn_backward_tokens)(real *dWxh, real *dWhh, real *dbh, real *dh0,

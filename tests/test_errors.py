@@ -164,7 +164,7 @@ def test_core_refuses_inconsistent_buffers():
         _core.rnn_forward(hs, np.zeros((5, 3)), None, Wxh, Whh, bh, ws, 3)
     with pytest.raises(ValueError, match="do not split into T=4"):
         _core.rnn_forward(hs, np.zeros((6, 3)), None, Wxh, Whh, bh, ws, 4)
-    with pytest.raises(ValueError, match="workspace: expected at least 28 elements, got 3"):
+    with pytest.raises(ValueError, match="workspace: expected at least 128 elements, got 3"):
         _core.rnn_forward(hs, np.zeros((6, 3)), None, Wxh, Whh, bh, np.zeros(3), 3)
     with pytest.raises(ValueError, match=r"token ids must be in \[0, 3\)"):
         _core.rnn_forward_tokens(hs, np.array([0, 1, 2, 3, 0, 0]), None, Wxh, Whh, bh, ws, 3)

@@ -1,0 +1,411 @@
+"""The benchmark: crnn against plain NumPy, PyTorch and ONNX Runtime.
+
+    python -m crnn.bench                       # every configuration, float32, 1 thread
+    python -m crnn.bench --config charrnn --config 10,4,8,16,8 --dtype float64
+    python -m crnn.bench --threads 2 --json out.json --plot out.png
+
+Each system gets the same weights and inputs. Times are medians of repeated
+runs, measured in one process, one system after the other; ratios are a
+peer's median over crnn's. Forward is the recurrence and the output layer at
+every step; forward+backward adds BPTT from dY to every parameter gradient
+(no input gradient). GFLOP/s count 2 FLOP per multiply-add of the products;
+"% peak" is against the machine's own matrix-multiply rate, measured here in
+the same run with the same number of threads.
+
+Optional peers, each imported only if installed: torch (nn.RNN + nn.Linear),
+onnxruntime with onnx (the RNN operator + MatMul/Add; forward only, float32
+only: ONNX Runtime has no float64 RNN kernel), threadpoolctl (to hold NumPy's
+BLAS to --threads), matplotlib (for --plot).
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from . import RNN, reference
+from . import _core
+
+CONFIGS = {  # T, B, I, H, O
+    "seed": (3, 1, 3, 3, 2),
+    "charrnn": (25, 1, 65, 100, 65),
+    "small": (100, 1, 32, 64, 32),
+    "medium": (100, 32, 64, 256, 64),
+    "large": (50, 64, 256, 1024, 256),
+}
+
+# (configuration, peer, measure, dtype, threads, at least this many times faster)
+TARGETS = [
+    ("charrnn", "torch", "fwd+bwd", "float32", 1, 20),
+    ("small", "torch", "fwd+bwd", "float32", 1, 30),
+    ("charrnn", "onnxruntime", "fwd", "float32", 1, 2.5),
+    ("small", "onnxruntime", "fwd", "float32", 1, 3),
+    ("medium", "torch", "fwd+bwd", "float32", 1, 1.5),
+    ("large", "torch", "fwd+bwd", "float32", 1, 1.1),
+    ("large", "torch", "fwd+bwd", "float32", 2, 1.1),
+    ("charrnn", "torch", "fwd+bwd", "float64", 1, 12),
+    ("small", "torch", "fwd+bwd", "float64", 1, 20),
+    ("medium", "torch", "fwd+bwd", "float64", 1, 1.5),
+    ("large", "torch", "fwd+bwd", "float64", 1, 1.1),
+]
+SEED_API_TARGET_US = 5.0
+
+
+def flops(T, B, I, H, O, backward):
+    """2 FLOP per multiply-add: forward I*H + H*H + H*O per row; backward
+    2*H*O (dY Why, dWhy) + 2*H*H (recurrence, dWhh) + I*H (dWxh)."""
+    forward = I * H + H * H + H * O
+    return 2 * T * B * (forward + (2 * H * O + 2 * H * H + I * H if backward else 0))
+
+
+def median_time(run, repeat, budget=2.0):
+    """Median seconds of ``run()``: two warm-up calls, then ``repeat`` timed
+    calls, fewer (at least 3) when each takes long."""
+    run()
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    count = max(3, min(repeat, math.ceil(budget / max(first, 1e-9))))
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ---- the systems: each returns {"fwd": callable, "fwd+bwd": callable} or None
+
+def crnn_system(params, X, dY, dtype):
+    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
+    rnn = RNN(I, O, H, dtype=dtype)
+    for name, value in params.items():
+        setattr(rnn, name, value)
+
+    def forward():
+        rnn.forward_batch(X)
+
+    def forward_backward():
+        rnn.forward_batch(X)
+        rnn.backward_batch(dY)
+
+    return {"fwd": forward, "fwd+bwd": forward_backward}
+
+
+def crnn_seed_api_system(params, X, dY, dtype):
+    """The seed notebook's API: one sequence, output from the last step."""
+    if X.shape[1] != 1:
+        return None
+    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
+    rnn = RNN(I, O, H, dtype=dtype)
+    inputs = list(X[:, 0])
+    d_y = dY[-1, 0][:, None]
+
+    def forward():
+        rnn.forward(inputs)
+
+    def forward_backward():
+        rnn.forward(inputs)
+        rnn.backward(d_y, learning_rate=0.0)
+
+    return {"fwd": forward, "fwd+bwd": forward_backward}
+
+
+def reference_system(params, X, dY, dtype):
+    def forward():
+        reference.output(params, reference.forward(params, X))
+
+    def forward_backward():
+        hidden_states = reference.forward(params, X)
+        reference.output(params, hidden_states)
+        reference.backward(params, X, None, hidden_states, dY)
+
+    return {"fwd": forward, "fwd+bwd": forward_backward}
+
+
+def torch_system(params, X, dY, dtype):
+    try:
+        import torch
+    except ImportError:
+        return None
+    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    rnn = torch.nn.RNN(I, H, nonlinearity="tanh").to(tdtype)
+    linear = torch.nn.Linear(H, O).to(tdtype)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(params["Wxh"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(params["Whh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(params["bh"][:, 0]))
+        rnn.bias_hh_l0.zero_()
+        linear.weight.copy_(torch.from_numpy(params["Why"]))
+        linear.bias.copy_(torch.from_numpy(params["by"][:, 0]))
+    X_t, dY_t = torch.from_numpy(X), torch.from_numpy(dY)
+    parameters = list(rnn.parameters()) + list(linear.parameters())
+
+    def forward():
+        with torch.no_grad():
+            linear(rnn(X_t)[0])
+
+    def forward_backward():
+        for p in parameters:
+            p.grad = None
+        linear(rnn(X_t)[0]).backward(dY_t)
+
+    return {"fwd": forward, "fwd+bwd": forward_backward}
+
+
+def onnxruntime_system(params, X, dY, dtype, threads):
+    if dtype != np.float32:
+        return None
+    try:
+        import onnxruntime
+        from .onnx import build_model
+    except ImportError:
+        return None
+    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
+    rnn = RNN(I, O, H, dtype=dtype)
+    for name, value in params.items():
+        setattr(rnn, name, value)
+    try:
+        model = build_model(rnn).SerializeToString()
+    except ImportError:
+        return None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    def forward():
+        session.run(None, {"X": X})
+
+    return {"fwd": forward}
+
+
+# ---- the machine ----------------------------------------------------------
+
+def limit_threads(threads):
+    """Hold every system to ``threads``; returns what NumPy's BLAS is held by."""
+    _core_threads = threads  # crnn runs its kernels on one thread for now
+    del _core_threads
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        pass
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    return threadpool_limits(limits=threads)
+
+
+def matmul_peak(dtype, threads):
+    """The best GFLOP/s of a square matrix product here: NumPy's BLAS (held
+    to ``threads`` when threadpoolctl is installed) and PyTorch's."""
+    n = 1024
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((n, n)).astype(dtype), rng.standard_normal((n, n)).astype(dtype)
+    rates = {"numpy": 2 * n**3 / median_time(lambda: a @ b, 7) / 1e9}
+    try:
+        import torch
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        rates["torch"] = 2 * n**3 / median_time(lambda: torch.mm(ta, tb), 7) / 1e9
+    except ImportError:
+        pass
+    return rates
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+# ---- running --------------------------------------------------------------
+
+def parse_config(text):
+    if text in CONFIGS:
+        return text, CONFIGS[text]
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        sizes = ()
+    if len(sizes) != 5 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"a configuration is one of {', '.join(CONFIGS)} or T,B,I,H,O (five positive "
+            f"integers), got {text!r}")
+    return text, sizes
+
+
+def benchmark(name, sizes, dtype, threads, repeat, systems):
+    T, B, I, H, O = sizes
+    rng = np.random.default_rng(0)
+    params = {
+        "Wxh": rng.standard_normal((H, I)) * (0.5 / math.sqrt(I)),
+        "Whh": rng.standard_normal((H, H)) * (0.9 / math.sqrt(H)),
+        "bh": rng.standard_normal((H, 1)) * 0.1,
+        "Why": rng.standard_normal((O, H)) / math.sqrt(H),
+        "by": rng.standard_normal((O, 1)) * 0.1,
+    }
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    X = rng.standard_normal((T, B, I)).astype(dtype)
+    dY = rng.standard_normal((T, B, O)).astype(dtype)
+    makers = {
+        "crnn": lambda: crnn_system(params, X, dY, dtype),
+        "crnn seed API": lambda: crnn_seed_api_system(params, X, dY, dtype) if name == "seed" else None,
+        "numpy reference": lambda: reference_system(params, X, dY, dtype),
+        "torch": lambda: torch_system(params, X, dY, dtype),
+        "onnxruntime": lambda: onnxruntime_system(params, X, dY, dtype, threads),
+    }
+    rows = []
+    for system, make in makers.items():
+        if system.split()[0] not in systems:
+            continue
+        runs = make()
+        if runs is None:
+            continue
+        row = {"config": name, "sizes": sizes, "system": system}
+        for measure, run in runs.items():
+            row[measure] = median_time(run, repeat)
+        rows.append(row)
+    base = next((r for r in rows if r["system"] == "crnn"), None)
+    for row in rows:
+        for measure in ("fwd", "fwd+bwd"):
+            if measure in row:
+                row[f"{measure} GFLOP/s"] = flops(*sizes, measure == "fwd+bwd") / row[measure] / 1e9
+                if base is not None and measure in base:
+                    row[f"{measure} ratio"] = row[measure] / base[measure]
+    return rows
+
+
+def format_time(seconds):
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def print_table(rows, peak, out):
+    header = (f"{'config':9s} {'system':16s} {'fwd':>10s} {'x crnn':>7s} {'fwd+bwd':>10s} "
+              f"{'x crnn':>7s} {'GFLOP/s':>8s} {'% peak':>7s}")
+    print(header, file=out)
+    print("-" * len(header), file=out)
+    for row in rows:
+        ratio = (lambda m: f"{row[m + ' ratio']:.2f}" if m + " ratio" in row else "-")
+        rate = row.get("fwd+bwd GFLOP/s", row.get("fwd GFLOP/s"))
+        print(f"{row['config']:9s} {row['system']:16s} {format_time(row.get('fwd')):>10s} "
+              f"{ratio('fwd'):>7s} {format_time(row.get('fwd+bwd')):>10s} {ratio('fwd+bwd'):>7s} "
+              f"{rate:8.1f} {100 * rate / peak:6.1f}%", file=out)
+
+
+def check_targets(rows, dtype, threads, out):
+    """Each target of the performance issue these rows can judge: met or missed."""
+    found = []
+    for config, peer, measure, target_dtype, target_threads, factor in TARGETS:
+        if target_dtype != dtype or target_threads != threads:
+            continue
+        row = next((r for r in rows if r["config"] == config and r["system"] == peer), None)
+        if row is None or f"{measure} ratio" not in row:
+            continue
+        ratio = row[f"{measure} ratio"]
+        found.append({"config": config, "peer": peer, "measure": measure, "target": factor,
+                      "ratio": ratio, "met": ratio >= factor})
+    seed = next((r for r in rows if r["system"] == "crnn seed API"), None)
+    if seed is not None and dtype == "float32":
+        found.append({"config": "seed", "peer": "seed API", "measure": "fwd+bwd",
+                      "target": f"< {SEED_API_TARGET_US} us", "ratio": seed["fwd+bwd"] * 1e6,
+                      "met": seed["fwd+bwd"] * 1e6 < SEED_API_TARGET_US})
+    if found:
+        print("\ntargets (crnn faster than the peer by at least the target factor):", file=out)
+        for t in found:
+            verdict = "met" if t["met"] else "MISSED"
+            what = (f"{t['ratio']:.1f} us" if t["peer"] == "seed API"
+                    else f"{t['ratio']:.2f}x (target {t['target']}x)")
+            print(f"  {t['config']:8s} {t['measure']:8s} vs {t['peer']:12s} {what:28s} {verdict}",
+                  file=out)
+    return found
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib")
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    systems = list(dict.fromkeys(r["system"] for r in rows))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(configs), 4.5))
+    width = 0.8 / len(systems)
+    for i, system in enumerate(systems):
+        values = []
+        for config in configs:
+            row = next((r for r in rows if r["config"] == config and r["system"] == system), {})
+            values.append(row.get("fwd+bwd", row.get("fwd", np.nan)) * 1e3 if row else np.nan)
+        ax.bar(np.arange(len(configs)) + i * width, values, width, label=system)
+    ax.set_xticks(np.arange(len(configs)) + 0.4 - width / 2, configs)
+    ax.set_yscale("log")
+    ax.set_ylabel("forward+backward, ms (ONNX Runtime: forward)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m crnn.bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--config", action="append", type=parse_config,
+                        help="a configuration name or T,B,I,H,O; repeatable (default: all)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for every system (default 1)")
+    parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    parser.add_argument("--repeat", type=int, default=30, help="timed runs per figure, at most")
+    parser.add_argument("--systems", default="crnn,numpy,torch,onnxruntime",
+                        help="comma-separated subset of crnn,numpy,torch,onnxruntime")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the times (needs matplotlib)")
+    args = parser.parse_args(argv)
+    if args.threads < 1 or args.repeat < 1:
+        parser.error("--threads and --repeat must be positive")
+    systems = set(args.systems.split(","))
+    configs = args.config or list(CONFIGS.items())
+    dtype = np.dtype(args.dtype).type
+
+    limiter = limit_threads(args.threads)
+    peaks = matmul_peak(dtype, args.threads)
+    peak = max(peaks.values())
+    print(f"crnn {sys.modules['crnn'].__version__}, kernel path {_core.get_kernel()}, {args.dtype}, "
+          f"{args.threads} thread(s); {cpu_name()}, {os.cpu_count()} CPUs")
+    print("matrix-multiply peak here: " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items())
+          + " GFLOP/s" + ("" if limiter is not None else
+                          " (NumPy's BLAS not held to --threads: pip install threadpoolctl)"))
+    print("crnn runs on one thread at present, whatever --threads says\n" if args.threads > 1 else "")
+    rows = []
+    for name, sizes in configs:
+        rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems)
+    print_table(rows, peak, sys.stdout)
+    targets = check_targets(rows, args.dtype, args.threads, sys.stdout)
+    if args.json:
+        record = {"machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
+                              "python": platform.python_version(), "numpy": np.__version__},
+                  "kernel": _core.get_kernel(), "dtype": args.dtype, "threads": args.threads,
+                  "matmul_peak_gflops": peaks, "results": rows, "targets": targets}
+        with open(args.json, "w") as f:
+            json.dump(record, f, indent=1)
+    if args.plot:
+        plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()
