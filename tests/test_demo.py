@@ -17,10 +17,12 @@ def test_softmax_cross_entropy_gradient():
 
 def test_demo_loss_falls():
     lines = []
-    rnn, vocabulary, losses = demo.train(iterations=600, report_every=200, out=lines.append)
+    # Adagrad at lr 0.1 has passing spikes (seen: 1.1 at iteration 600 on one
+    # kernel path, 0.08 on another, both below 0.1 by 1000): judge at 1000.
+    rnn, vocabulary, losses = demo.train(iterations=1000, report_every=250, out=lines.append)
     uniform = np.log(len(vocabulary))
     assert abs(losses[0] - uniform) < 0.01 * uniform  # small weights: a uniform guess
-    assert np.mean(losses[-50:]) < 0.25 * uniform
-    assert len(lines) == 3 and "loss per character" in lines[-1]
+    assert np.mean(losses[-100:]) < 0.1 * uniform
+    assert len(lines) == 4 and "loss per character" in lines[-1]
     ids = demo.sample(rnn, None, vocabulary.index("r"), 20, np.random.default_rng(0))
     assert len(ids) == 20 and all(0 <= i < len(vocabulary) for i in ids)
