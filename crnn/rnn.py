@@ -17,37 +17,19 @@ def parameter_shapes(input_size, hidden_size, output_size):
     return {"Wxh": (H, I), "Whh": (H, H), "bh": (H, 1), "Why": (O, H), "by": (O, 1)}
 
 
-def _split(flat, shapes):
-    """Views into the one allocation ``flat``, one per entry of ``shapes``."""
-    views, offset = {}, 0
+def _offsets(shapes):
+    """Where each array of ``shapes`` starts in one flat allocation, and its size."""
+    offsets, offset = {}, 0
     for name, shape in shapes.items():
-        size = math.prod(shape)
-        views[name] = flat[offset:offset + size].reshape(shape)
-        offset += size
-    return views
+        offsets[name] = offset
+        offset += math.prod(shape)
+    return offsets, offset
 
 
-class _Scratch:
-    """Buffers reused across calls: each grows to the largest size asked of it,
-    so steady-state calls allocate nothing."""
-
-    def __init__(self):
-        self._buffers = {}
-
-    def take(self, name, shape, dtype):
-        size = math.prod(shape)
-        buffer = self._buffers.get(name)
-        if buffer is None or buffer.size < size or buffer.dtype != dtype:
-            buffer = self._buffers[name] = np.empty(size, dtype=dtype)
-        return buffer[:size].reshape(shape)
-
-
-class _ForwardRecord:
-    """What backward needs from the last forward: sizes and input kind; the
-    arrays themselves are in the scratch buffers."""
-
-    def __init__(self, api, T, B, tokens, has_h0):
-        self.api, self.T, self.B, self.tokens, self.has_h0 = api, T, B, tokens, has_h0
+def _split(flat, shapes, offsets):
+    """Views into the one allocation ``flat``, one per entry of ``shapes``."""
+    return {name: flat[offsets[name]:offsets[name] + math.prod(shape)].reshape(shape)
+            for name, shape in shapes.items()}
 
 
 def _parameter(name):
@@ -98,21 +80,17 @@ class RNN:
         self.hidden_size = _checks.check_size("hidden_size", hidden_size)
         self.dtype = _checks.check_dtype(dtype)
         shapes = parameter_shapes(self.input_size, self.hidden_size, self.output_size)
-        size = sum(math.prod(s) for s in shapes.values())
+        offsets, size = _offsets(shapes)
         # llm.c's layout: all parameters in one allocation, and their gradients in another
         self._param_flat = np.zeros(size, dtype=self.dtype)
         self._grad_flat = np.zeros(size, dtype=self.dtype)
-        self._params = _split(self._param_flat, shapes)
-        self._grads = _split(self._grad_flat, shapes)
+        self._params = _split(self._param_flat, shapes, offsets)
+        self._grads = _split(self._grad_flat, shapes, offsets)
         rng = np.random.default_rng(seed)
         for name in ("Wxh", "Whh", "Why"):
             self._params[name][...] = rng.standard_normal(shapes[name]) * 0.01
-        self._workspace = np.empty(
-            _core.forward_workspace_size(self.input_size, self.hidden_size, self.output_size),
-            dtype=self.dtype,
-        )
-        self._scratch = _Scratch()
-        self._record = None
+        self._engine = _core.Engine(self._param_flat, self._grad_flat, offsets,
+                                    self.input_size, self.hidden_size, self.output_size)
 
     def __repr__(self):
         return (f"RNN(input_size={self.input_size}, output_size={self.output_size}, "
@@ -130,60 +108,17 @@ class RNN:
                              f"got {_checks.shape_str(value.shape)}")
         target[...] = value.reshape(target.shape)
 
-    # ---- the shared forward -------------------------------------------------
+    def gradients(self):
+        """A dict of the gradient arrays the last backward filled, shaped like
+        the parameters: the same arrays every time, overwritten by each
+        backward (copy them to keep them)."""
+        return dict(self._grads)
 
-    def _forward_states(self, inputs, h0, api):
-        """Copy inputs (and h0) into scratch and run the recurrence; returns the
-        hidden states as (T*B, H) rows in scratch."""
-        T, B = inputs.shape[:2]
-        H, I = self.hidden_size, self.input_size
-        tokens = inputs.ndim == 2  # (T, B) token ids; floats are (T, B, I)
-        hidden_states = self._scratch.take("hidden_states", (T * B, H), self.dtype)
-        h0_rows = None
-        if h0 is not None:
-            h0_rows = self._scratch.take("h0", (B, H), self.dtype)
-            h0_rows[...] = h0
-        self._record = None  # a failure below leaves nothing for backward to misuse
-        if tokens:
-            ids = self._scratch.take("ids", (T * B,), np.int64)
-            ids[...] = inputs.reshape(-1)
-            _core.rnn_forward_tokens(hidden_states, ids, h0_rows, self.Wxh, self.Whh,
-                                     self._bh_vector(self._params), self._workspace, T)
-        else:
-            X = self._scratch.take("X", (T * B, I), self.dtype)
-            X[...] = inputs.reshape(T * B, I)
-            _core.rnn_forward(hidden_states, X, h0_rows, self.Wxh, self.Whh,
-                              self._bh_vector(self._params), self._workspace, T)
-        self._record = _ForwardRecord(api, T, B, tokens, h0 is not None)
-        return hidden_states
-
-    @staticmethod
-    def _bh_vector(arrays):
-        return arrays["bh"].reshape(-1)
-
-    @staticmethod
-    def _by_vector(arrays):
-        return arrays["by"].reshape(-1)
-
-    def _backward_states(self, d_hidden, dh_last, dh0, dX):
-        """BPTT through the recorded forward, adding into the gradient buffers."""
-        record = self._record
-        h0 = self._scratch.take("h0", (record.B, self.hidden_size), self.dtype) if record.has_h0 else None
-        hidden_states = self._scratch.take("hidden_states", (record.T * record.B, self.hidden_size), self.dtype)
-        g = self._grads
-        if record.tokens:
-            ids = self._scratch.take("ids", (record.T * record.B,), np.int64)
-            _core.rnn_backward_tokens(g["Wxh"], g["Whh"], self._bh_vector(g), dh0, d_hidden,
-                                      dh_last, ids, h0, hidden_states, self.Whh, record.T)
-        else:
-            X = self._scratch.take("X", (record.T * record.B, self.input_size), self.dtype)
-            _core.rnn_backward(g["Wxh"], g["Whh"], self._bh_vector(g), dh0, dX, d_hidden,
-                               dh_last, X, h0, hidden_states, self.Wxh, self.Whh, record.T)
-
-    def _gradient_copy(self):
-        """The parameter gradients as fresh arrays (one allocation)."""
-        flat = self._grad_flat.copy()
-        return _split(flat, {name: g.shape for name, g in self._grads.items()})
+    # Each method below first offers its input to the compiled engine, which
+    # takes it as it is when it is already in canonical form (C-contiguous,
+    # of the model's dtype, well shaped). Otherwise the engine changes nothing
+    # and returns None; the input is then validated here, with messages in the
+    # user's terms, converted, and offered again.
 
     # ---- the seed notebook's API: one sequence, many-to-one -----------------
 
@@ -192,47 +127,36 @@ class RNN:
 
         inputs: a list of T vectors of ``input_size`` numbers (shape (I,) or
         (I, 1)), or an array (T, I). Starts from a zero hidden state.
-        Returns ``output`` (O, 1) and the last hidden state ``h`` (H, 1).
+        Returns ``output`` (O, 1) and the last hidden state ``h`` (H, 1), new
+        arrays.
         """
-        X = self._sequence_as_array(inputs)
-        T = X.shape[0]
-        hidden_states = self._forward_states(X.reshape(T, 1, self.input_size), None, "forward")
-        output = self._scratch.take("Y", (1, self.output_size), self.dtype)
-        _core.output_forward(output, hidden_states[T - 1:], self.Why,
-                             self._by_vector(self._params), self._workspace)
-        return output.T.copy(), hidden_states[T - 1].reshape(-1, 1).copy()
+        result = self._engine.forward_sequence(inputs)
+        if result is None:
+            result = self._engine.forward_sequence(self._sequence_as_array(inputs))
+        return _canonical(result)
 
     def backward(self, d_y, learning_rate=0.01):
         """Exact BPTT of the last ``forward``, then one SGD step.
 
         d_y (O, 1): dLoss/d(output). Every parameter p becomes
-        ``p - learning_rate * dLoss/dp``. Returns the gradients (a dict of new
-        arrays, keys Wxh, Whh, bh, Why, by, shaped like the parameters).
-        The forward's states are used up: call ``forward`` again before the
-        next ``backward``.
+        ``p - learning_rate * dLoss/dp``. Returns the gradients, a dict with
+        keys Wxh, Whh, bh, Why, by: the model's gradient arrays, which the
+        next backward overwrites (see ``gradients``). The forward's states are
+        used up: call ``forward`` again before the next ``backward``.
         """
-        record = self._require_record("forward", "backward")
-        d_y = _checks.as_numeric_array("d_y", d_y)
-        O, H, T = self.output_size, self.hidden_size, record.T
-        if d_y.shape not in ((O, 1), (O,)):
-            raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
-                             f"got {_checks.shape_str(d_y.shape)}")
-        learning_rate = float(learning_rate)
-        dY_last = self._scratch.take("dY", (1, O), self.dtype)
-        dY_last[0] = d_y.reshape(-1)
-        self._grad_flat.fill(0)
-        d_hidden = self._scratch.take("d_hidden", (T, H), self.dtype)
-        d_hidden.fill(0)
-        hidden_states = self._scratch.take("hidden_states", (T, H), self.dtype)
-        g = self._grads
-        # only the last step has an output, so only its row of d_hidden gets one
-        _core.output_backward(d_hidden[T - 1:], g["Why"], self._by_vector(g), dY_last,
-                              hidden_states[T - 1:], self.Why)
-        self._backward_states(d_hidden, None, None, None)
-        self._record = None
-        grads = self._gradient_copy()
-        self._param_flat -= learning_rate * self._grad_flat
-        return grads
+        if not isinstance(learning_rate, (int, float, np.integer, np.floating)) or \
+                isinstance(learning_rate, bool):
+            raise TypeError(f"learning_rate must be a real number, got {learning_rate!r}")
+        if self._engine.backward_sequence(d_y, learning_rate) is None:
+            self._require_forward("forward", "backward")
+            d_y = _checks.as_numeric_array("d_y", d_y)
+            O = self.output_size
+            if d_y.shape not in ((O, 1), (O,)):
+                raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
+                                 f"got {_checks.shape_str(d_y.shape)}")
+            _canonical(self._engine.backward_sequence(
+                np.ascontiguousarray(d_y, dtype=self.dtype), learning_rate))
+        return dict(self._grads)
 
     def _sequence_as_array(self, inputs):
         """The seed's inputs as a (T, I) array: T steps of I numbers each, every
@@ -255,7 +179,7 @@ class RNN:
         if steps[0].size != I:
             raise ValueError(f"inputs must have shape (T, input_size) = (T, {I}), "
                              f"got {_checks.shape_str(steps.shape)}")
-        return steps.reshape(len(steps), I)
+        return np.ascontiguousarray(steps.reshape(len(steps), I), dtype=self.dtype)
 
     # ---- batches, every step ------------------------------------------------
 
@@ -266,61 +190,53 @@ class RNN:
         h0: the initial hidden states (B, H); zeros if None.
         Returns Y (T, B, O) and the hidden states Hs (T, B, H), new arrays.
         """
-        X = self._batch_inputs(X)
-        T, B = X.shape[:2]
-        H, O = self.hidden_size, self.output_size
-        if h0 is not None:
-            h0 = _checks.as_numeric_array("h0", h0)
-            _checks.check_shape("h0", h0, (B, H), "(B, hidden_size)")
-        hidden_states = self._forward_states(X, h0, "forward_batch")
-        Y = self._scratch.take("Y", (T * B, O), self.dtype)
-        _core.output_forward(Y, hidden_states, self.Why, self._by_vector(self._params),
-                             self._workspace)
-        return Y.reshape(T, B, O).copy(), hidden_states.reshape(T, B, H).copy()
+        result = self._engine.forward_batch(X, h0)
+        if result is None:
+            X = self._batch_inputs(X)
+            if h0 is not None:
+                h0 = _checks.as_numeric_array("h0", h0)
+                _checks.check_shape("h0", h0, (X.shape[1], self.hidden_size),
+                                    "(B, hidden_size)")
+                h0 = np.ascontiguousarray(h0, dtype=self.dtype)
+            result = self._engine.forward_batch(X, h0)
+        return _canonical(result)
 
     def backward_batch(self, dY, dh=None, *, input_grad=False):
         """BPTT of the last ``forward_batch``; the parameters are not changed.
 
         dY (T, B, O): dLoss/dY for every step. dh (B, H) or None: a further
         dLoss/dh of the last hidden state (from a later window, say).
-        Returns a dict of new arrays: the gradients of Wxh, Whh, bh, Why, by
-        (shaped like them), "h0" (B, H), and with ``input_grad=True`` "X"
-        (T, B, I), which float inputs only have.
+        Returns a dict: the gradients of Wxh, Whh, bh, Why, by (the model's
+        gradient arrays, which the next backward overwrites: see
+        ``gradients``), and new arrays "h0" (B, H) and, with
+        ``input_grad=True``, "X" (T, B, I), which float inputs only have.
         """
-        record = self._require_record("forward_batch", "backward_batch")
-        T, B = record.T, record.B
-        H, I, O = self.hidden_size, self.input_size, self.output_size
-        dY = _checks.as_numeric_array("dY", dY)
-        _checks.check_shape("dY", dY, (T, B, O), "(T, B, output_size)")
-        if dh is not None:
-            dh = _checks.as_numeric_array("dh", dh)
-            _checks.check_shape("dh", dh, (B, H), "(B, hidden_size)")
-            dh_last = self._scratch.take("dh_last", (B, H), self.dtype)
-            dh_last[...] = dh
-        else:
-            dh_last = None
-        if input_grad and record.tokens:
-            raise ValueError("input_grad=True needs float inputs: the last forward_batch "
-                             "had token ids, which have no gradient")
-        dY_rows = self._scratch.take("dY", (T * B, O), self.dtype)
-        dY_rows[...] = dY.reshape(T * B, O)
-        self._grad_flat.fill(0)
-        d_hidden = self._scratch.take("d_hidden", (T * B, H), self.dtype)
-        d_hidden.fill(0)
-        dh0 = np.zeros((B, H), dtype=self.dtype)
-        dX = np.zeros((T * B, I), dtype=self.dtype) if input_grad else None
-        hidden_states = self._scratch.take("hidden_states", (T * B, H), self.dtype)
-        g = self._grads
-        _core.output_backward(d_hidden, g["Why"], self._by_vector(g), dY_rows,
-                              hidden_states, self.Why)
-        self._backward_states(d_hidden, dh_last, dh0, dX)
-        grads = self._gradient_copy()
+        result = self._engine.backward_batch(dY, dh, input_grad)
+        if result is None:
+            self._require_forward("forward_batch", "backward_batch")
+            engine = self._engine
+            T, B, H, O = engine.T, engine.B, self.hidden_size, self.output_size
+            dY = _checks.as_numeric_array("dY", dY)
+            _checks.check_shape("dY", dY, (T, B, O), "(T, B, output_size)")
+            if dh is not None:
+                dh = _checks.as_numeric_array("dh", dh)
+                _checks.check_shape("dh", dh, (B, H), "(B, hidden_size)")
+                dh = np.ascontiguousarray(dh, dtype=self.dtype)
+            if input_grad and engine.tokens:
+                raise ValueError("input_grad=True needs float inputs: the last forward_batch "
+                                 "had token ids, which have no gradient")
+            result = self._engine.backward_batch(np.ascontiguousarray(dY, dtype=self.dtype),
+                                                 dh, input_grad)
+        dh0, dX = _canonical(result)
+        grads = dict(self._grads)
         grads["h0"] = dh0
         if input_grad:
-            grads["X"] = dX.reshape(T, B, I)
+            grads["X"] = dX
         return grads
 
     def _batch_inputs(self, X):
+        """X validated and in canonical form: float (T, B, I) of the model's
+        dtype, or int64 token ids (T, B)."""
         I = self.input_size
         X = _checks.as_numeric_array("X", X)
         if X.ndim == 2 and _checks.is_token_ids(X):
@@ -328,7 +244,7 @@ class RNN:
                 raise ValueError(f"X is empty: shape {_checks.shape_str(X.shape)}; "
                                  "expected at least one step and one sequence")
             _checks.check_token_range(X, I)
-            return X
+            return np.ascontiguousarray(X, dtype=np.int64)
         if X.ndim != 3:
             kind = "an integer" if _checks.is_token_ids(X) else f"a {X.dtype.name}"
             raise ValueError(f"X must be floats of shape (T, B, input_size) = (T, B, {I}) or "
@@ -337,11 +253,17 @@ class RNN:
         if X.shape[2] != I or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must have shape (T, B, input_size) = (T, B, {I}) with T, B >= 1, "
                              f"got {_checks.shape_str(X.shape)}")
-        return X
+        return np.ascontiguousarray(X, dtype=self.dtype)
 
-    def _require_record(self, forward_name, backward_name):
-        record = self._record
-        if record is None or record.api != forward_name:
+    def _require_forward(self, forward_name, backward_name):
+        last = self._engine.last
+        if last != forward_name:
             raise ValueError(f"{backward_name}() needs a {forward_name}() call before it"
-                               + (f" (the last call was {record.api}())" if record else ""))
-        return record
+                             + (f" (the last call was {last}())" if last else ""))
+
+
+def _canonical(result):
+    """The engine's answer to input that was put in canonical form."""
+    if result is None:
+        raise RuntimeError("crnn internal error: the engine refused canonical input")
+    return result

@@ -168,18 +168,24 @@ def test_scratch_reuse_across_sizes(rng):
 
 
 def test_results_are_not_aliased_to_scratch(rng):
-    """Returned arrays belong to the caller: a later call does not change them."""
+    """Outputs, states and the h0 and input gradients belong to the caller: a
+    later call does not change them. The parameter gradients are the model's
+    gradient arrays, the same every time, refilled by each backward."""
     rnn = random_model(3, 5, 2)
     X = rng.standard_normal((4, 2, 3))
     Y, Hs = rnn.forward_batch(X)
-    grads = rnn.backward_batch(np.ones((4, 2, 2)))
+    grads = rnn.backward_batch(np.ones((4, 2, 2)), input_grad=True)
     kept = Y.copy(), Hs.copy(), {k: v.copy() for k, v in grads.items()}
     rnn.forward_batch(X * 2)
-    rnn.backward_batch(np.full((4, 2, 2), 3.0))
+    again = rnn.backward_batch(np.full((4, 2, 2), 3.0), input_grad=True)
     np.testing.assert_array_equal(Y, kept[0])
     np.testing.assert_array_equal(Hs, kept[1])
-    for name in grads:
+    for name in ("h0", "X"):
         np.testing.assert_array_equal(grads[name], kept[2][name])
+        assert again[name] is not grads[name]
+    for name, g in rnn.gradients().items():
+        assert grads[name] is g and again[name] is g
+        assert not np.array_equal(g, kept[2][name])  # refilled by the second backward
 
 
 def test_inputs_changed_after_forward_do_not_change_backward(rng):

@@ -154,19 +154,32 @@ def test_parameter_assignment(rnn):
     assert view[0, 0] == 1 and rnn.parameters()["Wxh"] is not None
 
 
-def test_core_refuses_inconsistent_buffers():
-    """The Cython layer checks shapes itself, so the C core is never handed a
-    buffer too small, whatever the caller does."""
-    hs = np.zeros((6, 4))
-    ws = np.zeros(_core.forward_workspace_size(3, 4, 2))
-    Wxh, Whh, bh = np.zeros((4, 3)), np.zeros((4, 4)), np.zeros(4)
-    with pytest.raises(ValueError, match=r"X: expected shape \(6, 3\), got \(5, 3\)"):
-        _core.rnn_forward(hs, np.zeros((5, 3)), None, Wxh, Whh, bh, ws, 3)
-    with pytest.raises(ValueError, match="do not split into T=4"):
-        _core.rnn_forward(hs, np.zeros((6, 3)), None, Wxh, Whh, bh, ws, 4)
-    with pytest.raises(ValueError, match="workspace: expected at least 128 elements, got 3"):
-        _core.rnn_forward(hs, np.zeros((6, 3)), None, Wxh, Whh, bh, np.zeros(3), 3)
-    with pytest.raises(ValueError, match=r"token ids must be in \[0, 3\)"):
-        _core.rnn_forward_tokens(hs, np.array([0, 1, 2, 3, 0, 0]), None, Wxh, Whh, bh, ws, 3)
-    with pytest.raises(ValueError, match=r"h0: expected shape \(2, 4\), got \(1, 4\)"):
-        _core.rnn_forward(hs, np.zeros((6, 3)), np.zeros((1, 4)), Wxh, Whh, bh, ws, 3)
+def test_engine_refuses_what_is_not_canonical_and_changes_nothing(rnn):
+    """The compiled engine takes only well-shaped C-contiguous input of the
+    model's dtype; for anything else it returns None before touching the C
+    core or its own state, so no wrongly sized buffer ever reaches C."""
+    engine = rnn._engine
+    X = np.random.default_rng(0).standard_normal((3, 2, I))
+    Y, Hs = engine.forward_batch(X, None)
+    refused = [
+        (np.zeros((3, 2, I + 1)), None),             # wrong input size
+        (np.zeros((3, 2, I), dtype=np.float32), None),  # wrong dtype
+        (np.zeros((2, 3, I)).transpose(1, 0, 2), None),  # not C-contiguous
+        (np.zeros((0, 2, I)), None),                 # empty
+        (np.array([[0, I]]), None),                  # id out of range
+        (np.array([[0, -1]]), None),
+        (np.zeros((3, 2), dtype=np.int32), None),    # ids must be int64
+        (X, np.zeros((1, H))),                       # h0 of the wrong batch
+        ([1, 2, 3], None),                           # no buffer
+    ]
+    for args in refused:
+        assert engine.forward_batch(*args) is None, args
+    assert engine.last == "forward_batch" and (engine.T, engine.B) == (3, 2)
+    for dY, dh in [(np.zeros((3, 2, O + 1)), None), (np.zeros((3, 2, O)), np.zeros((2, H + 1))),
+                   (np.zeros((3, 2, O), dtype=np.float32), None)]:
+        assert engine.backward_batch(dY, dh, False) is None
+    # what the first forward recorded is intact
+    expected = rnn.backward_batch(np.ones((3, 2, O)))["Wxh"].copy()
+    rnn.forward_batch(X)
+    np.testing.assert_array_equal(rnn.backward_batch(np.ones((3, 2, O)))["Wxh"], expected)
+    assert engine.backward_sequence(np.ones((O, 1)), 0.1) is None  # no forward() before it
