@@ -1,4 +1,7 @@
 """Build the C core (src_c/) and its Cython wrapper (crnn/_core.pyx) into crnn._core."""
+import os
+import sys
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -11,12 +14,24 @@ from setuptools.command.build_ext import build_ext
 UNIX_FLAGS = ["-O3", "-std=c99", "-fno-wrapv"]
 MSVC_FLAGS = ["/O2"]
 
+# Threads for large products, with OpenMP where the compiler has it: gcc on
+# Linux (Apple's clang has none). CRNN_OPENMP=0 builds without.
+OPENMP = os.environ.get("CRNN_OPENMP", "1") != "0"
+
 
 class BuildExt(build_ext):
     def build_extensions(self):
-        flags = MSVC_FLAGS if self.compiler.compiler_type == "msvc" else UNIX_FLAGS
+        msvc = self.compiler.compiler_type == "msvc"
+        flags = list(MSVC_FLAGS if msvc else UNIX_FLAGS)
+        link = []
+        if OPENMP and msvc:
+            flags.append("/openmp")
+        elif OPENMP and sys.platform.startswith("linux"):
+            flags.append("-fopenmp")
+            link.append("-fopenmp")
         for ext in self.extensions:
             ext.extra_compile_args = flags + ext.extra_compile_args
+            ext.extra_link_args = link + ext.extra_link_args
         super().build_extensions()
 
 
@@ -25,7 +40,8 @@ core = Extension(
     sources=["crnn/_core.pyx", "src_c/crnn.c", "src_c/dispatch.c", "src_c/kernels_x86.c"],
     include_dirs=["src_c"],
     depends=["src_c/crnn.h", "src_c/kernels.h", "src_c/kernels_portable.inc.c",
-             "src_c/kernels_simd.inc.c", "src_c/tanh_simd.inc.c", "src_c/rnn.inc.c"],
+             "src_c/kernels_simd.inc.c", "src_c/tanh_simd.inc.c", "src_c/tanh_simd_f64.inc.c",
+             "src_c/rnn.inc.c"],
 )
 
 setup(

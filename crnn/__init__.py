@@ -11,13 +11,18 @@ Kernel paths: the C core picks the widest SIMD path the CPU runs (avx512,
 avx2, or the portable C loops). ``CRNN_KERNEL=portable`` (or ``avx2``,
 ``avx512``) in the environment forces one at import; ``crnn.set_kernel`` does
 so at run time.
+
+Threads: large products split their rows between threads (OpenMP), with the
+same results bit for bit whatever their number; ``crnn.set_num_threads(n)``
+sets it, and by default it follows ``OMP_NUM_THREADS``, else every CPU.
 """
 import os
 
-from ._core import available_kernels, get_kernel, set_kernel
+from ._core import available_kernels, get_kernel, get_num_threads, set_kernel, set_num_threads
 from .rnn import RNN
 
-__all__ = ["RNN", "available_kernels", "get_kernel", "set_kernel"]
+__all__ = ["RNN", "available_kernels", "get_kernel", "get_num_threads", "set_kernel",
+           "set_num_threads"]
 __version__ = "0.1.0"
 
 if os.environ.get("CRNN_KERNEL"):

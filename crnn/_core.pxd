@@ -12,6 +12,8 @@ cdef extern from "crnn.h" nogil:
     int crnn_kernel_available(int kernel)
     int crnn_set_kernel(int kernel)
     int crnn_get_kernel()
+    int crnn_set_num_threads(int n)
+    int crnn_get_num_threads()
     void crnn_tanh_f32(float *x, ptrdiff_t n)
     void crnn_tanh_f64(double *x, ptrdiff_t n)
 

@@ -45,6 +45,20 @@ def set_kernel(str name):
                          f"available: {available_kernels()}")
 
 
+def set_num_threads(int n):
+    """Use up to ``n`` threads for large products; returns the number in use
+    (always 1 in a build without OpenMP). Results do not depend on it."""
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    return crnn_set_num_threads(n)
+
+
+def get_num_threads():
+    """The threads large products may use: set_num_threads's, else OpenMP's
+    default (OMP_NUM_THREADS, or every CPU); 1 without OpenMP."""
+    return crnn_get_num_threads()
+
+
 def tanh(floating[::1] x):
     """x <- tanh(x) in place with the active path's kernel (for its tests)."""
     if x.shape[0] == 0:

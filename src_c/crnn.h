@@ -57,6 +57,12 @@ int crnn_kernel_available(int kernel);
 int crnn_set_kernel(int kernel);
 int crnn_get_kernel(void);
 
+/* Threads for large products (OpenMP builds; otherwise always 1). Results do
+ * not depend on the number. The default follows OMP_NUM_THREADS. Set it only
+ * while no other thread is computing. Returns the number now in use. */
+int crnn_set_num_threads(int n);
+int crnn_get_num_threads(void);
+
 /* x (n) <- tanh(x) with the active path's kernel (exposed for its tests) */
 void crnn_tanh_f32(float *x, ptrdiff_t n);
 void crnn_tanh_f64(double *x, ptrdiff_t n);

@@ -6,6 +6,10 @@
 #include "crnn.h"
 #include "kernels.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 static const char *const kernel_names[CRNN_KERNEL_COUNT] = {"portable", "avx2", "avx512"};
 
 /* -1 until first use, then the path in use */
@@ -72,3 +76,37 @@ typedef float real_f32;
 typedef double real_f64;
 CRNN_ACTIVE(f32)
 CRNN_ACTIVE(f64)
+
+/* ---- threads -------------------------------------------------------------- */
+
+#ifdef _OPENMP
+/* 0 until set: then OpenMP's default, which follows OMP_NUM_THREADS */
+static int num_threads = 0;
+#endif
+
+/* Below about a million multiply-adds (some 20 us on one core) a parallel
+ * region's start and end cost more than a second thread gives. */
+#define CRNN_PARALLEL_WORK 1.0e6
+
+int crnn_set_num_threads(int n) {
+#ifdef _OPENMP
+    num_threads = n < 1 ? 1 : n;
+#else
+    (void)n;
+#endif
+    return crnn_get_num_threads();
+}
+
+int crnn_get_num_threads(void) {
+#ifdef _OPENMP
+    return num_threads > 0 ? num_threads : omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+int crnn_threads_for(double work, ptrdiff_t tiles) {
+    if (work < CRNN_PARALLEL_WORK || tiles < 2) return 1;
+    const int n = crnn_get_num_threads();
+    return tiles < n ? (int)tiles : n;
+}

@@ -138,12 +138,37 @@ CRNN_INLINE void FN(matmul_strided)(real *C, ptrdiff_t ldc, const real *A,
 
 /* The two ways rnn.inc.c reads A, each compiled with its unit stride known:
  * measured, the generic strides cost 10-60 % on small products. */
-static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
-                       ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
-                       ptrdiff_t N, ptrdiff_t K) {
+static void FN(matmul_one_thread)(real *C, ptrdiff_t ldc, const real *A,
+                                  ptrdiff_t rs, ptrdiff_t cs, const real *B,
+                                  ptrdiff_t ldb, ptrdiff_t M, ptrdiff_t N,
+                                  ptrdiff_t K) {
     if (cs == 1) FN(matmul_strided)(C, ldc, A, rs, 1, B, ldb, M, N, K);
     else if (rs == 1) FN(matmul_strided)(C, ldc, A, 1, cs, B, ldb, M, N, K);
     else FN(matmul_strided)(C, ldc, A, rs, cs, B, ldb, M, N, K);
+}
+
+/* Large products split the rows of C between threads, in whole tiles. Every
+ * element is still summed over k in the same order, by one thread, so the
+ * result is the same bit for bit whatever the number of threads. */
+static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
+                       ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
+                       ptrdiff_t N, ptrdiff_t K) {
+    const int threads = crnn_threads_for((double)M * (double)N * (double)K, M / MR);
+    if (threads <= 1) {
+        FN(matmul_one_thread)(C, ldc, A, rs, cs, B, ldb, M, N, K);
+        return;
+    }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    {
+        const ptrdiff_t n = omp_get_num_threads(), t = omp_get_thread_num();
+        const ptrdiff_t tiles = M / MR;
+        const ptrdiff_t first = tiles * t / n * MR;
+        const ptrdiff_t end = t == n - 1 ? M : tiles * (t + 1) / n * MR;
+        FN(matmul_one_thread)(C + first * ldc, ldc, A + first * rs, rs, cs, B, ldb,
+                              end - first, N, K);
+    }
+#endif
 }
 
 #undef CRNN_INLINE

@@ -9,8 +9,10 @@
 #if CRNN_HAVE_X86_KERNELS
 
 #include <immintrin.h>
-#include <math.h>
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define CRNN_CAT_(a, b) a##b
 #define CRNN_CAT(a, b) CRNN_CAT_(a, b)
@@ -19,11 +21,6 @@
 /* lanes_on + W - n holds n ones (-1) then zeros: the AVX2 mask of n lanes */
 static const int32_t lanes_on32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 static const int64_t lanes_on64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
-
-/* tanh for double goes through the C library on every path, element by element */
-static void tanh_libm_f64(double *x, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) x[i] = tanh(x[i]);
-}
 
 /* ---- AVX2 + FMA: 16 registers of 256 bits ------------------------------ */
 #if defined(__clang__)
@@ -163,11 +160,21 @@ const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
 #define VSET1(x) _mm256_set1_pd(x)
 #define VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define VADD(a, b) _mm256_add_pd(a, b)
+#define VMUL(a, b) _mm256_mul_pd(a, b)
+#define VSUB(a, b) _mm256_sub_pd(a, b)
+#define VDIV(a, b) _mm256_div_pd(a, b)
+#define VMIN(a, b) _mm256_min_pd(a, b)
+#define VABS(x) _mm256_andnot_pd(_mm256_set1_pd(-0.0), x)
+#define VCOPYSIGN(m, s) _mm256_or_pd(m, _mm256_and_pd(_mm256_set1_pd(-0.0), s))
+#define VSELECT_LT(x, limit, a, b) _mm256_blendv_pd(b, a, _mm256_cmp_pd(x, limit, _CMP_LT_OQ))
+#define VROUND(x) _mm256_round_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VPOW2(k) _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(_mm256_add_pd(k, _mm256_set1_pd(4503599627371519.0))), 52))
 #define VMASK(n) _mm256_loadu_si256((const __m256i *)(lanes_on64 + 4 - (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
 #include "kernels_simd.inc.c"
-const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), tanh_libm_f64,
+#include "tanh_simd_f64.inc.c"
+const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
                                                 transpose_avx2_f64};
 #undef real
 #undef CRNN_SUFFIX
@@ -181,6 +188,15 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), tanh_libm_f64,
 #undef VSET1
 #undef VFMA
 #undef VADD
+#undef VMUL
+#undef VSUB
+#undef VDIV
+#undef VMIN
+#undef VABS
+#undef VCOPYSIGN
+#undef VSELECT_LT
+#undef VROUND
+#undef VPOW2
 #undef VMASK
 #undef VMASKLOAD
 #undef VMASKSTORE
@@ -276,11 +292,21 @@ const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
 #define VSET1(x) _mm512_set1_pd(x)
 #define VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define VADD(a, b) _mm512_add_pd(a, b)
+#define VMUL(a, b) _mm512_mul_pd(a, b)
+#define VSUB(a, b) _mm512_sub_pd(a, b)
+#define VDIV(a, b) _mm512_div_pd(a, b)
+#define VMIN(a, b) _mm512_min_pd(a, b)
+#define VABS(x) _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(0x7fffffffffffffffLL)))
+#define VCOPYSIGN(m, s) _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(m), _mm512_and_si512(_mm512_castpd_si512(s), _mm512_set1_epi64((long long)0x8000000000000000ULL))))
+#define VSELECT_LT(x, limit, a, b) _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, limit, _CMP_LT_OQ), b, a)
+#define VROUND(x) _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VPOW2(k) _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(_mm512_add_pd(k, _mm512_set1_pd(4503599627371519.0))), 52))
 #define VMASK(n) ((__mmask8)((1u << (n)) - 1u))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #include "kernels_simd.inc.c"
-const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul), tanh_libm_f64,
+#include "tanh_simd_f64.inc.c"
+const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul), FN(tanh),
                                                   transpose_avx2_f64};
 
 #if defined(__clang__)

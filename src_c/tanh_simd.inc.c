@@ -1,6 +1,7 @@
 /*
  * A vectorized tanh for float, a template: kernels_x86.c includes it inside a
- * `target` pragma with the macros of kernels_simd.inc.c and these defined:
+ * `target` pragma with the macros of kernels_simd.inc.c and these defined
+ * (tanh_simd_f64.inc.c, for double, uses the same ones):
  *   VMUL VSUB VDIV VMIN VMAX (a, b)   VABS(x)   VCOPYSIGN(magnitude, sign)
  *   VSELECT_LT(x, limit, a, b): a where x < limit, else b (b where x is NaN)
  *   VROUND(x): to the nearest integer   VPOW2(n): 2^n for integral n in [-126, 127]

@@ -11,10 +11,11 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src_c"
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 @pytest.mark.skipif(not SRC.is_dir(), reason="run from a source checkout")
+@pytest.mark.parametrize("openmp", [[], ["-fopenmp"]], ids=["serial", "openmp"])
 @pytest.mark.parametrize("unit", ["crnn.c", "dispatch.c", "kernels_x86.c"])
-def test_c_core_compiles_as_strict_c99(unit, tmp_path):
+def test_c_core_compiles_as_strict_c99(unit, openmp, tmp_path):
     result = subprocess.run(
-        ["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", "-c",
+        ["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-O2", *openmp, "-c",
          str(SRC / unit), "-o", str(tmp_path / "unit.o")],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

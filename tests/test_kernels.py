@@ -67,3 +67,41 @@ def test_tanh_keeps_nan_and_saturates_at_infinity(kernel):
         _core.tanh(x)
         assert np.isnan(x[0]) and np.isnan(x[4])
         assert x[1] == 1 and x[2] == -1 and abs(x[3] - np.tanh(dtype(0.3))) <= np.spacing(dtype(0.3))
+
+
+def test_thread_count_is_settable_and_validated():
+    before = crnn.get_num_threads()
+    try:
+        assert crnn.set_num_threads(1) == 1 and crnn.get_num_threads() == 1
+        with pytest.raises(ValueError, match="at least 1, got 0"):
+            crnn.set_num_threads(0)
+    finally:
+        crnn.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_results_do_not_depend_on_the_number_of_threads(kernel, dtype):
+    """Products large enough to be split between threads give the same bits."""
+    from conftest import random_model
+    rng = np.random.default_rng(0)
+    T, B, I, H, O = 4, 48, 40, 160, 24   # each product over a million multiply-adds
+    rnn = random_model(I, H, O, dtype=dtype)
+    X, dY = rng.standard_normal((T, B, I)), rng.standard_normal((T, B, O))
+    h0, dh = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    before = crnn.get_num_threads()
+    results = []
+    try:
+        if crnn.set_num_threads(2) != 2:
+            pytest.skip("built without OpenMP: one thread only")
+        for threads in (1, 2):
+            crnn.set_num_threads(threads)
+            Y, Hs = rnn.forward_batch(X, h0)
+            grads = {k: v.copy() for k, v in rnn.backward_batch(dY, dh, input_grad=True).items()}
+            results.append((Y, Hs, grads))
+    finally:
+        crnn.set_num_threads(before)
+    (Y1, Hs1, g1), (Y2, Hs2, g2) = results
+    np.testing.assert_array_equal(Y1, Y2)
+    np.testing.assert_array_equal(Hs1, Hs2)
+    for name in g1:
+        np.testing.assert_array_equal(g1[name], g2[name])
