@@ -28,8 +28,8 @@ import time
 
 import numpy as np
 
-from . import RNN, reference
-from . import _core
+from . import RNN, _core, reference
+from ._files import atomic_write
 
 CONFIGS = {  # T, B, I, H, O
     "seed": (3, 1, 3, 3, 2),
@@ -360,7 +360,7 @@ def plot(rows, path):
     ax.set_ylabel("forward+backward, ms (ONNX Runtime: forward)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def main(argv=None):
@@ -381,7 +381,17 @@ def main(argv=None):
     configs = args.config or list(CONFIGS.items())
     dtype = np.dtype(args.dtype).type
 
+    threads_before = _core.get_num_threads()
     limiter = limit_threads(args.threads)
+    try:
+        run(args, configs, systems, dtype, limiter)
+    finally:  # main() may be called from a program that goes on
+        _core.set_num_threads(threads_before)
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+
+def run(args, configs, systems, dtype, limiter):
     peaks = matmul_peak(dtype, args.threads)
     peak = max(peaks.values())
     print(f"crnn {sys.modules['crnn'].__version__}, kernel path {_core.get_kernel()}, {args.dtype}, "
@@ -401,8 +411,7 @@ def main(argv=None):
                               "python": platform.python_version(), "numpy": np.__version__},
                   "kernel": _core.get_kernel(), "dtype": args.dtype, "threads": args.threads,
                   "matmul_peak_gflops": peaks, "results": rows, "targets": targets}
-        with open(args.json, "w") as f:
-            json.dump(record, f, indent=1)
+        atomic_write(args.json, lambda f: f.write(json.dumps(record, indent=1).encode()))
     if args.plot:
         plot(rows, args.plot)
 

@@ -5,10 +5,9 @@ when used (``pip install onnx``); the graph runs in ONNX Runtime.
 Inputs: ``X`` (T, B, I) floats, T and B dynamic. Outputs: ``Y`` (T, B, O) and
 ``h_last`` (B, H), as ``RNN.forward_batch`` gives them with a zero h0.
 """
-import os
-import tempfile
-
 import numpy as np
+
+from ._files import atomic_write
 
 OPSET = 17
 
@@ -61,17 +60,7 @@ def build_model(rnn):
 
 
 def export(rnn, path):
-    """Write ``rnn`` to ``path`` as ONNX, atomically: a temporary file in the
-    same folder, then a rename, so a failure never leaves half a file."""
+    """Write ``rnn`` to ``path`` as ONNX, atomically (a temporary file, then a
+    rename), so a failure never leaves half a file."""
     data = build_model(rnn).SerializeToString()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-", suffix=".onnx.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(data))

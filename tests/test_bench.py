@@ -1,0 +1,45 @@
+"""The benchmark's own logic: configurations, FLOP counts, and a run of its
+command line on the smallest configuration (correctness only; speed is
+measured by running it, never in a test)."""
+import json
+
+import numpy as np
+import pytest
+
+from crnn import bench
+
+
+def test_flops_count_every_product():
+    # the performance issue's figure: 3.1 MFLOP for a char-RNN window
+    assert bench.flops(25, 1, 65, 100, 65, backward=True) == 3_125_000
+    T, B, I, H, O = 2, 3, 4, 5, 6
+    assert bench.flops(T, B, I, H, O, backward=False) == 2 * T * B * (I * H + H * H + H * O)
+
+
+@pytest.mark.parametrize("text,sizes", [("charrnn", (25, 1, 65, 100, 65)), ("3,2,5,7,4", (3, 2, 5, 7, 4))])
+def test_configurations_by_name_or_sizes(text, sizes):
+    assert bench.parse_config(text) == (text, sizes)
+
+
+@pytest.mark.parametrize("text", ["huge", "1,2,3", "1,2,3,4,0", "a,b,c,d,e"])
+def test_bad_configurations_are_refused(text):
+    with pytest.raises(Exception, match="T,B,I,H,O"):
+        bench.parse_config(text)
+
+
+def test_a_run_writes_its_figures(tmp_path, capsys):
+    out = tmp_path / "figures.json"
+    bench.main(["--config", "seed", "--config", "4,2,3,5,2", "--systems", "crnn,numpy",
+                "--repeat", "3", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert "seed API" in printed and "numpy reference" in printed
+    record = json.loads(out.read_text())
+    rows = {(r["config"], r["system"]): r for r in record["results"]}
+    assert set(rows) == {("seed", "crnn"), ("seed", "crnn seed API"), ("seed", "numpy reference"),
+                         ("4,2,3,5,2", "crnn"), ("4,2,3,5,2", "numpy reference")}
+    for row in rows.values():
+        assert row["fwd"] > 0 and row["fwd+bwd"] > 0
+    crnn_row, numpy_row = rows[("4,2,3,5,2", "crnn")], rows[("4,2,3,5,2", "numpy reference")]
+    assert crnn_row["fwd+bwd ratio"] == 1.0
+    assert np.isclose(numpy_row["fwd+bwd ratio"], numpy_row["fwd+bwd"] / crnn_row["fwd+bwd"])
+    assert record["threads"] == 1 and record["dtype"] == "float32"
