@@ -21,7 +21,6 @@
  * blocking, so results do not depend on how rows are split.
  */
 
-#define CRNN_INLINE static inline __attribute__((always_inline))
 
 /* C[r, 0 : NVEC*W] += sum_k A(r, k) B[k, 0 : NVEC*W] for the R rows r; with
  * MASKED the last vector holds only the lanes in `mask`. Defined twice, with
@@ -171,4 +170,3 @@ static void FN(matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
 #endif
 }
 
-#undef CRNN_INLINE

@@ -17,6 +17,7 @@
 #define CRNN_CAT_(a, b) a##b
 #define CRNN_CAT(a, b) CRNN_CAT_(a, b)
 #define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
+#define CRNN_INLINE static inline __attribute__((always_inline))
 
 /* lanes_on + W - n holds n ones (-1) then zeros: the AVX2 mask of n lanes */
 static const int32_t lanes_on32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -88,16 +89,16 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
         for (ptrdiff_t c = (r < R4 ? C4 : 0); c < C; c++) dst[c * ldd + r] = src[r * C + c];
 }
 
-#define VZERO_(t) _mm256_setzero_##t()
-#define MASK_T __m256i
 /* a tile of 6 rows by 2 vectors: 12 accumulators, 2 loads, 1 broadcast */
 #define MR 6
 #define NV 2
 #define RV 12
 
 #define real float
+#define CRNN_DOUBLE 0
 #define CRNN_SUFFIX _avx2_f32
 #define VEC __m256
+#define MASK_T __m256i
 #define W 8
 #define KC 256
 #define MC 96
@@ -123,34 +124,13 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #include "tanh_simd.inc.c"
 const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
                                                 transpose_avx2_f32};
-#undef real
-#undef CRNN_SUFFIX
-#undef VEC
-#undef W
-#undef KC
-#undef MC
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VFMA
-#undef VADD
-#undef VMUL
-#undef VSUB
-#undef VDIV
-#undef VMIN
-#undef VABS
-#undef VCOPYSIGN
-#undef VSELECT_LT
-#undef VROUND
-#undef VPOW2
-#undef VMASK
-#undef VMASKLOAD
-#undef VMASKSTORE
+#include "simd_end.inc.h"
 
 #define real double
+#define CRNN_DOUBLE 1
 #define CRNN_SUFFIX _avx2_f64
 #define VEC __m256d
+#define MASK_T __m256i
 #define W 4
 #define KC 256
 #define MC 96
@@ -173,34 +153,10 @@ const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
 #define VMASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
 #include "kernels_simd.inc.c"
-#include "tanh_simd_f64.inc.c"
+#include "tanh_simd.inc.c"
 const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
                                                 transpose_avx2_f64};
-#undef real
-#undef CRNN_SUFFIX
-#undef VEC
-#undef W
-#undef KC
-#undef MC
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VFMA
-#undef VADD
-#undef VMUL
-#undef VSUB
-#undef VDIV
-#undef VMIN
-#undef VABS
-#undef VCOPYSIGN
-#undef VSELECT_LT
-#undef VROUND
-#undef VPOW2
-#undef VMASK
-#undef VMASKLOAD
-#undef VMASKSTORE
-#undef MASK_T
+#include "simd_end.inc.h"
 #undef MR
 #undef NV
 #undef RV
@@ -225,6 +181,7 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
 #define RV 16
 
 #define real float
+#define CRNN_DOUBLE 0
 #define CRNN_SUFFIX _avx512_f32
 #define VEC __m512
 #define W 16
@@ -253,33 +210,10 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
 #include "tanh_simd.inc.c"
 const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
                                                   transpose_avx2_f32};
-#undef real
-#undef CRNN_SUFFIX
-#undef VEC
-#undef W
-#undef KC
-#undef MC
-#undef MASK_T
-#undef VZERO
-#undef VLOAD
-#undef VSTORE
-#undef VSET1
-#undef VFMA
-#undef VADD
-#undef VMUL
-#undef VSUB
-#undef VDIV
-#undef VMIN
-#undef VABS
-#undef VCOPYSIGN
-#undef VSELECT_LT
-#undef VROUND
-#undef VPOW2
-#undef VMASK
-#undef VMASKLOAD
-#undef VMASKSTORE
+#include "simd_end.inc.h"
 
 #define real double
+#define CRNN_DOUBLE 1
 #define CRNN_SUFFIX _avx512_f64
 #define VEC __m512d
 #define W 8
@@ -305,9 +239,13 @@ const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #include "kernels_simd.inc.c"
-#include "tanh_simd_f64.inc.c"
+#include "tanh_simd.inc.c"
 const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul), FN(tanh),
                                                   transpose_avx2_f64};
+#include "simd_end.inc.h"
+#undef MR
+#undef NV
+#undef RV
 
 #if defined(__clang__)
 #pragma clang attribute pop
