@@ -303,10 +303,11 @@ def print_table(rows, peak, out):
     print(header, file=out)
     print("-" * len(header), file=out)
     for row in rows:
-        ratio = (lambda m: f"{row[m + ' ratio']:.2f}" if m + " ratio" in row else "-")
+        fwd_ratio, both_ratio = (f"{row[m]:.2f}" if m in row else "-"
+                                 for m in ("fwd ratio", "fwd+bwd ratio"))
         rate = row.get("fwd+bwd GFLOP/s", row.get("fwd GFLOP/s"))
         print(f"{row['config']:9s} {row['system']:16s} {format_time(row.get('fwd')):>10s} "
-              f"{ratio('fwd'):>7s} {format_time(row.get('fwd+bwd')):>10s} {ratio('fwd+bwd'):>7s} "
+              f"{fwd_ratio:>7s} {format_time(row.get('fwd+bwd')):>10s} {both_ratio:>7s} "
               f"{rate:8.1f} {100 * rate / peak:6.1f}%", file=out)
 
 
@@ -344,7 +345,7 @@ def plot(rows, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install matplotlib")
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
     configs = list(dict.fromkeys(r["config"] for r in rows))
     systems = list(dict.fromkeys(r["system"] for r in rows))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(configs), 4.5))

@@ -1,16 +1,13 @@
 """The user-facing Elman RNN: parameters, forward and backpropagation through time.
 
 Data flows one way: this module validates and converts user input, then calls
-the typed wrappers in crnn._core, which call the C core in src_c/.
+the compiled Engine in crnn._core, which calls the C core in src_c/.
 """
 import math
 
 import numpy as np
 
 from . import _checks, _core
-
-PARAMETER_NAMES = ("Wxh", "Whh", "bh", "Why", "by")
-
 
 def parameter_shapes(input_size, hidden_size, output_size):
     I, H, O = input_size, hidden_size, output_size

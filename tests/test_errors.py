@@ -3,7 +3,7 @@ came, never a crash or a silently wrong result."""
 import numpy as np
 import pytest
 
-from crnn import RNN, _core
+from crnn import RNN
 
 I, H, O = 3, 4, 2
 
