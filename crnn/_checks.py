@@ -64,12 +64,12 @@ def is_token_ids(array):
     return array.dtype.kind in "iu"
 
 
-def check_token_range(ids, vocabulary):
+def check_token_range(ids, vocabulary, what="token ids", size_name="input_size"):
     """Every id in [0, vocabulary), checked before any cast can wrap it."""
     low, high = ids.min(), ids.max()
     if low < 0 or high >= vocabulary:
         bad = low if low < 0 else high
         where = tuple(int(i) for i in np.argwhere(ids == bad)[0])
         raise ValueError(
-            f"token ids must be in [0, input_size={vocabulary}), got {bad} at index {where}"
+            f"{what} must be in [0, {size_name}={vocabulary}), got {bad} at index {where}"
         )

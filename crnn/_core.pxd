@@ -75,3 +75,30 @@ cdef extern from "crnn.h" nogil:
                                      const int64_t *ids, const double *h0,
                                      const double *hidden_states, const double *Whh,
                                      ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H)
+
+    int crnn_softmax_xent_f32(float *dY, double *loss, const float *Y, const int64_t *targets,
+                              ptrdiff_t N, ptrdiff_t O, double scale)
+    int crnn_softmax_xent_f64(double *dY, double *loss, const double *Y, const int64_t *targets,
+                              ptrdiff_t N, ptrdiff_t O, double scale)
+    void crnn_clip_f32(float *g, ptrdiff_t n, double limit)
+    void crnn_clip_f64(double *g, ptrdiff_t n, double limit)
+    double crnn_sum_squares_f32(const float *g, ptrdiff_t n)
+    double crnn_sum_squares_f64(const double *g, ptrdiff_t n)
+    void crnn_sgd_f32(float *p, float *velocity, const float *g, ptrdiff_t n, double lr,
+                      double momentum, int nesterov, double weight_decay)
+    void crnn_sgd_f64(double *p, double *velocity, const double *g, ptrdiff_t n, double lr,
+                      double momentum, int nesterov, double weight_decay)
+    void crnn_adagrad_f32(float *p, float *memory, const float *g, ptrdiff_t n, double lr,
+                          double eps)
+    void crnn_adagrad_f64(double *p, double *memory, const double *g, ptrdiff_t n, double lr,
+                          double eps)
+    void crnn_rmsprop_f32(float *p, float *mean_square, const float *g, ptrdiff_t n,
+                          double lr, double rho, double eps)
+    void crnn_rmsprop_f64(double *p, double *mean_square, const double *g, ptrdiff_t n,
+                          double lr, double rho, double eps)
+    void crnn_adam_f32(float *p, float *m, float *v, const float *g, ptrdiff_t n, double lr,
+                       double beta1, double beta2, double eps, double weight_decay,
+                       int decoupled, int64_t step)
+    void crnn_adam_f64(double *p, double *m, double *v, const double *g, ptrdiff_t n,
+                       double lr, double beta1, double beta2, double eps,
+                       double weight_decay, int decoupled, int64_t step)

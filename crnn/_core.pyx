@@ -71,6 +71,116 @@ def tanh(floating[::1] x):
 
 
 
+# ---- training kernels on flat arrays: rnn.py and optim.py check the shapes --
+
+def softmax_xent(const floating[:, ::1] Y, const int64_t[::1] targets, double scale):
+    """(loss, dY) of softmax cross-entropy of the rows of Y against targets,
+    times ``scale``; None when a target is outside [0, O)."""
+    cdef Py_ssize_t N = Y.shape[0], O = Y.shape[1]
+    cdef double loss = 0
+    cdef int status
+    if targets.shape[0] != N:
+        raise ValueError(f"targets: expected {N} ids, got {targets.shape[0]}")
+    dY = np.empty((N, O), dtype=np.float32 if floating is float else np.float64)
+    cdef floating[:, ::1] d = dY
+    if N == 0:
+        return 0.0, dY
+    with nogil:
+        if floating is float:
+            status = crnn_softmax_xent_f32(&d[0, 0], &loss, &Y[0, 0], &targets[0], N, O, scale)
+        else:
+            status = crnn_softmax_xent_f64(&d[0, 0], &loss, &Y[0, 0], &targets[0], N, O, scale)
+    return None if status != CRNN_OK else (loss, dY)
+
+
+def clip(floating[::1] g, double limit):
+    """g clipped to [-limit, limit] in place."""
+    if g.shape[0]:
+        with nogil:
+            if floating is float:
+                crnn_clip_f32(&g[0], g.shape[0], limit)
+            else:
+                crnn_clip_f64(&g[0], g.shape[0], limit)
+
+
+def sum_squares(const floating[::1] g):
+    """The sum of g's squares, accumulated in double."""
+    cdef double total = 0
+    if g.shape[0]:
+        with nogil:
+            if floating is float:
+                total = crnn_sum_squares_f32(&g[0], g.shape[0])
+            else:
+                total = crnn_sum_squares_f64(&g[0], g.shape[0])
+    return total
+
+
+cdef int _same_length(Py_ssize_t n, Py_ssize_t other, str name) except -1:
+    if other != n:
+        raise ValueError(f"{name}: expected {n} elements, got {other}")
+    return 0
+
+
+def sgd(floating[::1] p, floating[::1] velocity, const floating[::1] g, double lr,
+        double momentum, bint nesterov, double weight_decay):
+    cdef Py_ssize_t n = p.shape[0]
+    _same_length(n, g.shape[0], "g")
+    if velocity is not None:
+        _same_length(n, velocity.shape[0], "velocity")
+    cdef floating *v = NULL if velocity is None else &velocity[0]
+    if n:
+        with nogil:
+            if floating is float:
+                crnn_sgd_f32(&p[0], v, &g[0], n, lr, momentum, nesterov, weight_decay)
+            else:
+                crnn_sgd_f64(&p[0], v, &g[0], n, lr, momentum, nesterov, weight_decay)
+
+
+def adagrad(floating[::1] p, floating[::1] memory, const floating[::1] g, double lr,
+            double eps):
+    cdef Py_ssize_t n = p.shape[0]
+    _same_length(n, g.shape[0], "g")
+    _same_length(n, memory.shape[0], "memory")
+    if n:
+        with nogil:
+            if floating is float:
+                crnn_adagrad_f32(&p[0], &memory[0], &g[0], n, lr, eps)
+            else:
+                crnn_adagrad_f64(&p[0], &memory[0], &g[0], n, lr, eps)
+
+
+def rmsprop(floating[::1] p, floating[::1] mean_square, const floating[::1] g, double lr,
+            double rho, double eps):
+    cdef Py_ssize_t n = p.shape[0]
+    _same_length(n, g.shape[0], "g")
+    _same_length(n, mean_square.shape[0], "mean_square")
+    if n:
+        with nogil:
+            if floating is float:
+                crnn_rmsprop_f32(&p[0], &mean_square[0], &g[0], n, lr, rho, eps)
+            else:
+                crnn_rmsprop_f64(&p[0], &mean_square[0], &g[0], n, lr, rho, eps)
+
+
+def adam(floating[::1] p, floating[::1] m, floating[::1] v, const floating[::1] g, double lr,
+         double beta1, double beta2, double eps, double weight_decay, bint decoupled,
+         int64_t step):
+    cdef Py_ssize_t n = p.shape[0]
+    _same_length(n, g.shape[0], "g")
+    _same_length(n, m.shape[0], "m")
+    _same_length(n, v.shape[0], "v")
+    if step < 1:
+        raise ValueError(f"step must be at least 1, got {step}")
+    if n:
+        with nogil:
+            if floating is float:
+                crnn_adam_f32(&p[0], &m[0], &v[0], &g[0], n, lr, beta1, beta2, eps,
+                              weight_decay, decoupled, step)
+            else:
+                crnn_adam_f64(&p[0], &m[0], &v[0], &g[0], n, lr, beta1, beta2, eps,
+                              weight_decay, decoupled, step)
+
+
 # ---- one C function per type: these pick it ------------------------------
 
 cdef inline void _rnn_forward(bint f32, char *hidden, const char *X, const char *h0,

@@ -17,7 +17,7 @@ against these functions.
 """
 import numpy as np
 
-__all__ = ["forward", "output", "backward", "numerical_gradient"]
+__all__ = ["forward", "output", "backward", "numerical_gradient", "min_char_rnn"]
 
 
 def _is_tokens(inputs):
@@ -106,3 +106,59 @@ def numerical_gradient(loss, x, eps=1e-6):
         flat[i] = saved
         flat_grad[i] = (loss_plus - loss_minus) / (2 * eps)
     return grad
+
+
+def min_char_rnn(ids, vocab_size, params, iterations, seq_length=25, learning_rate=0.1):
+    """The classic min-char-rnn training loop (Karpathy, 2015), in plain
+    NumPy, step by step with one-hot column vectors: cross-entropy summed
+    over each window of ``seq_length`` ids, BPTT, gradients clipped to
+    [-5, 5], Adagrad (eps 1e-8 inside the square root), the hidden state
+    carried between windows and reset at the end of the data.
+
+    ``params`` (Wxh, Whh, bh, Why, by as RNN.parameters() shapes them) are
+    copied, not changed. Returns the loss of every iteration. The tests train
+    crnn the same way and compare.
+    """
+    Wxh, Whh, Why = (params[k].astype(np.float64) for k in ("Wxh", "Whh", "Why"))
+    bh, by = params["bh"].astype(np.float64), params["by"].astype(np.float64)
+    hidden_size = Whh.shape[0]
+    memories = [np.zeros_like(p) for p in (Wxh, Whh, Why, bh, by)]
+    losses = []
+    position, hprev = 0, None
+    for n in range(iterations):
+        if position + seq_length + 1 >= len(ids) or n == 0:
+            hprev, position = np.zeros((hidden_size, 1)), 0
+        inputs = ids[position:position + seq_length]
+        targets = ids[position + 1:position + seq_length + 1]
+        xs, hs, ps = {}, {-1: np.copy(hprev)}, {}
+        loss = 0.0
+        for t in range(len(inputs)):
+            xs[t] = np.zeros((vocab_size, 1))
+            xs[t][inputs[t]] = 1
+            hs[t] = np.tanh(Wxh @ xs[t] + Whh @ hs[t - 1] + bh)
+            ys = Why @ hs[t] + by
+            ps[t] = np.exp(ys) / np.sum(np.exp(ys))
+            loss += -np.log(ps[t][targets[t], 0])
+        dWxh, dWhh, dWhy = np.zeros_like(Wxh), np.zeros_like(Whh), np.zeros_like(Why)
+        dbh, dby = np.zeros_like(bh), np.zeros_like(by)
+        dhnext = np.zeros_like(hs[0])
+        for t in reversed(range(len(inputs))):
+            dy = np.copy(ps[t])
+            dy[targets[t]] -= 1
+            dWhy += dy @ hs[t].T
+            dby += dy
+            dh = Why.T @ dy + dhnext
+            dhraw = (1 - hs[t] * hs[t]) * dh
+            dbh += dhraw
+            dWxh += dhraw @ xs[t].T
+            dWhh += dhraw @ hs[t - 1].T
+            dhnext = Whh.T @ dhraw
+        for param, dparam, memory in zip((Wxh, Whh, Why, bh, by),
+                                         (dWxh, dWhh, dWhy, dbh, dby), memories):
+            np.clip(dparam, -5, 5, out=dparam)
+            memory += dparam * dparam
+            param += -learning_rate * dparam / np.sqrt(memory + 1e-8)
+        hprev = hs[len(inputs) - 1]
+        losses.append(loss)
+        position += seq_length
+    return losses

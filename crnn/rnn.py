@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from . import _checks, _core
+from . import _checks, _core, training
 
 def parameter_shapes(input_size, hidden_size, output_size):
     I, H, O = input_size, hidden_size, output_size
@@ -251,6 +251,26 @@ class RNN:
             raise ValueError(f"X must have shape (T, B, input_size) = (T, B, {I}) with T, B >= 1, "
                              f"got {_checks.shape_str(X.shape)}")
         return np.ascontiguousarray(X, dtype=self.dtype)
+
+    # ---- training ------------------------------------------------------------
+
+    def train_step(self, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=None,
+                   clip_norm=None):
+        """One step of training: forward, loss, BPTT, clipping, optimizer step.
+
+        inputs: token ids (T,) or (T, B), or floats (T, B, I). targets: ids
+        of the same shape for "ce_sum" (cross-entropy summed over steps and
+        sequences) and "ce_mean" (averaged over them); floats (T, B, O) for
+        "mse" (mean squared error) and "mse_sum". h0: the hidden state to
+        start from (B, H), e.g. the ``h`` of the previous window (truncated
+        BPTT: no gradient flows back into it). clip: clip each gradient value
+        to [-clip, clip]; clip_norm: scale the gradients to that global norm
+        at most. optimizer: a crnn.optim optimizer over ``parameters()``.
+        Returns the loss (a float) and the last hidden state h (B, H). A loss
+        that is NaN or infinite raises FloatingPointError before any update.
+        """
+        return training.train_step(self, inputs, targets, h0, optimizer=optimizer,
+                                   loss=loss, clip=clip, clip_norm=clip_norm)
 
     def _require_forward(self, forward_name, backward_name):
         last = self._engine.last

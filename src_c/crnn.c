@@ -1,6 +1,6 @@
 /*
- * crnn.c: instantiates the templates (kernels_portable.inc.c, rnn.inc.c) for
- * float and double, so both types share one source.
+ * crnn.c: instantiates the templates (kernels_portable.inc.c, rnn.inc.c,
+ * train.inc.c) for float and double, so both types share one source.
  */
 #include "crnn.h"
 #include "kernels.h"
@@ -33,20 +33,30 @@ static void *align_up(void *p) {
 #define real float
 #define CRNN_SUFFIX _f32
 #define TANH tanhf
+#define EXP expf
+#define SQRT sqrtf
 #include "kernels_portable.inc.c"
 #include "rnn.inc.c"
+#include "train.inc.c"
 #undef real
 #undef CRNN_SUFFIX
 #undef TANH
+#undef EXP
+#undef SQRT
 
 #define real double
 #define CRNN_SUFFIX _f64
 #define TANH tanh
+#define EXP exp
+#define SQRT sqrt
 #include "kernels_portable.inc.c"
 #include "rnn.inc.c"
+#include "train.inc.c"
 #undef real
 #undef CRNN_SUFFIX
 #undef TANH
+#undef EXP
+#undef SQRT
 
 /* in elements of either type: the slack of 16 covers 64 bytes of alignment */
 size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H) {

@@ -108,7 +108,34 @@ void crnn_rnn_backward_##sfx(real *dWxh, real *dWhh, real *dbh, real *dh0,      
 int crnn_rnn_backward_tokens_##sfx(real *dWxh, real *dWhh, real *dbh,           \
     real *dh0, real *d_hidden, const real *dh_last, const int64_t *ids,         \
     const real *h0, const real *hidden_states, const real *Whh,                 \
-    ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);
+    ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);                        \
+                                                                                \
+/* ---- training: loss, clipping, optimizer steps over flat arrays (n) ---- */  \
+/* Softmax cross-entropy of the rows of Y (N,O) against targets (N) in         \
+ * [0, O): *loss = scale * sum_n (logsumexp(Y[n]) - Y[n, t_n]) and             \
+ * dY = scale * (softmax(Y) - onehot(t)), in one pass. scale = 1 sums over the \
+ * rows, 1/N averages. */                                                       \
+int crnn_softmax_xent_##sfx(real *dY, double *loss, const real *Y,              \
+    const int64_t *targets, ptrdiff_t N, ptrdiff_t O, double scale);            \
+/* g <- g clipped to [-limit, limit], element by element */                    \
+void crnn_clip_##sfx(real *g, ptrdiff_t n, double limit);                       \
+/* sum of g^2, accumulated in double (for clipping by global norm) */          \
+double crnn_sum_squares_##sfx(const real *g, ptrdiff_t n);                      \
+/* SGD: g' = g + weight_decay p; with velocity (not NULL) v = momentum v + g', \
+ * p -= lr (nesterov ? g' + momentum v : v); without, p -= lr g' */             \
+void crnn_sgd_##sfx(real *p, real *velocity, const real *g, ptrdiff_t n,        \
+    double lr, double momentum, int nesterov, double weight_decay);             \
+/* Adagrad as min-char-rnn: memory += g^2, p -= lr g / sqrt(memory + eps) */   \
+void crnn_adagrad_##sfx(real *p, real *memory, const real *g, ptrdiff_t n,      \
+    double lr, double eps);                                                     \
+/* RMSprop: ms = rho ms + (1 - rho) g^2, p -= lr g / (sqrt(ms) + eps) */        \
+void crnn_rmsprop_##sfx(real *p, real *mean_square, const real *g, ptrdiff_t n, \
+    double lr, double rho, double eps);                                         \
+/* Adam (decoupled = 0: weight decay added to g) and AdamW (decoupled = 1:     \
+ * p -= lr weight_decay p first), step = 1, 2, ... for the bias correction */   \
+void crnn_adam_##sfx(real *p, real *m, real *v, const real *g, ptrdiff_t n,     \
+    double lr, double beta1, double beta2, double eps, double weight_decay,     \
+    int decoupled, int64_t step);
 
 CRNN_DECLARE(float, f32)
 CRNN_DECLARE(double, f64)

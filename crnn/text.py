@@ -1,0 +1,85 @@
+"""Text for character-level models: a vocabulary of characters, the default
+corpus, and sampling.
+
+The default corpus is the docstrings of Python's builtins (about 30 KB of
+English, the same on every machine with the same Python), so training needs
+no download.
+"""
+import builtins
+
+import numpy as np
+
+
+def default_corpus():
+    """The docstrings of the builtins, in name order, one after another."""
+    docs = []
+    for name in sorted(dir(builtins)):
+        doc = getattr(getattr(builtins, name), "__doc__", None)
+        if isinstance(doc, str) and doc.strip() and not name.startswith("_"):
+            docs.append(doc.strip())
+    return "\n\n".join(docs) + "\n"
+
+
+class Vocabulary:
+    """The characters of a text, in sorted order, and their ids."""
+
+    def __init__(self, characters):
+        self.characters = "".join(sorted(set(characters)))
+        if not self.characters:
+            raise ValueError("a vocabulary needs at least one character")
+        self._ids = {c: i for i, c in enumerate(self.characters)}
+
+    def __len__(self):
+        return len(self.characters)
+
+    def encode(self, text):
+        """The ids of ``text``; ValueError names characters not in the vocabulary."""
+        unknown = sorted(set(text) - set(self._ids))
+        if unknown:
+            raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r} "
+                             f"(it has {len(self)}: {self.characters!r})")
+        return np.fromiter((self._ids[c] for c in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids):
+        return "".join(self.characters[i] for i in ids)
+
+
+def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h0=None):
+    """Draw ``length`` ids from ``rnn``, each fed back as the next input.
+
+    The model first reads ``prime_ids`` (at least one), then samples from
+    softmax(y / temperature), restricted to the ``top_k`` likeliest ids when
+    given. ``seed`` makes the draw reproducible. Returns the ids drawn (not
+    the prime) and the last hidden state.
+    """
+    prime_ids = np.asarray(prime_ids, dtype=np.int64).reshape(-1)
+    if prime_ids.size == 0:
+        raise ValueError("sampling needs a prime of at least one id")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if top_k is not None and not 1 <= top_k:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    rng = np.random.default_rng(seed)
+    Y, Hs = rnn.forward_batch(prime_ids[:, None], h0)
+    y, h = Y[-1, 0].astype(np.float64), Hs[-1]
+    drawn = np.empty(length, dtype=np.int64)
+    token = np.empty((1, 1), dtype=np.int64)
+    for i in range(length):
+        logits = y / temperature
+        if top_k is not None and top_k < logits.size:
+            cutoff = np.partition(logits, -top_k)[-top_k]
+            logits = np.where(logits >= cutoff, logits, -np.inf)
+        p = np.exp(logits - logits.max())
+        drawn[i] = rng.choice(p.size, p=p / p.sum())
+        token[0, 0] = drawn[i]
+        Y, Hs = rnn.forward_batch(token, h)
+        y, h = Y[0, 0].astype(np.float64), Hs[0]
+    return drawn, h
+
+
+def sample_text(rnn, vocabulary, prime, length, temperature=1.0, top_k=None, seed=None):
+    """``prime`` followed by ``length`` characters sampled from ``rnn``."""
+    if not prime:
+        raise ValueError("the prime must hold at least one character")
+    ids, _ = sample_ids(rnn, vocabulary.encode(prime), length, temperature, top_k, seed)
+    return prime + vocabulary.decode(ids)

@@ -1,0 +1,64 @@
+"""One training step, and the windows of a long sequence for truncated BPTT.
+
+    opt = crnn.optim.Adagrad(rnn.parameters(), lr=0.1, eps=1e-8)
+    h = None
+    for inputs, targets, fresh in crnn.training.windows(ids, 25):
+        if fresh:
+            h = None
+        loss, h = rnn.train_step(inputs, targets, h0=h, optimizer=opt, clip=5.0)
+"""
+import math
+
+import numpy as np
+
+from . import _checks
+from .losses import LOSSES
+from .optim import clip_elementwise, clip_global_norm
+
+
+def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=None,
+               clip_norm=None):
+    """Forward, loss, BPTT, clipping and one optimizer step; see RNN.train_step."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
+    if optimizer is None or not hasattr(optimizer, "step"):
+        raise TypeError(f"optimizer must be a crnn.optim optimizer, got {optimizer!r}")
+    inputs = _checks.as_numeric_array("inputs", inputs)
+    targets = _checks.as_numeric_array("targets", targets)
+    if inputs.ndim == 1:  # one sequence of token ids
+        inputs = inputs[:, None]
+        if targets.ndim == 1:
+            targets = targets[:, None]
+    Y, hidden_states = rnn.forward_batch(inputs, h0)
+    value, dY = LOSSES[loss](Y, targets)
+    if not math.isfinite(value):
+        raise FloatingPointError(f"the loss is {value} at this step; the parameters were "
+                                 "not updated")
+    grads = rnn.backward_batch(dY)
+    if clip is not None:
+        clip_elementwise(grads, clip)
+    if clip_norm is not None:
+        clip_global_norm(grads, clip_norm)
+    optimizer.step(grads)
+    return value, hidden_states[-1]
+
+
+def windows(ids, seq_length):
+    """Endless windows over a sequence of ids, as min-char-rnn reads its text:
+    inputs ids[p : p+T] and targets ids[p+1 : p+T+1] as (T, 1) arrays, p
+    advancing by T; back to p = 0 when the next window would reach the end,
+    and ``fresh`` True there (and at the start): the hidden state resets."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1, 1)
+    if seq_length < 1:
+        raise ValueError(f"seq_length must be at least 1, got {seq_length}")
+    if len(ids) < seq_length + 2:
+        raise ValueError(f"the sequence has {len(ids)} ids; windows of {seq_length} need "
+                         f"at least {seq_length + 2}")
+    position = 0
+    fresh = True
+    while True:
+        if position + seq_length + 1 >= len(ids):
+            position, fresh = 0, True
+        yield ids[position:position + seq_length], ids[position + 1:position + seq_length + 1], fresh
+        position += seq_length
+        fresh = False
