@@ -18,11 +18,14 @@ sets it, and by default it follows ``OMP_NUM_THREADS``, else every CPU.
 """
 import os
 
+from . import optim
 from ._core import available_kernels, get_kernel, get_num_threads, set_kernel, set_num_threads
+from .checkpoint import load as load_checkpoint
+from .checkpoint import save as save_checkpoint
 from .rnn import RNN
 
-__all__ = ["RNN", "available_kernels", "get_kernel", "get_num_threads", "set_kernel",
-           "set_num_threads"]
+__all__ = ["RNN", "available_kernels", "get_kernel", "get_num_threads", "load_checkpoint",
+           "optim", "save_checkpoint", "set_kernel", "set_num_threads"]
 __version__ = "0.1.0"
 
 if os.environ.get("CRNN_KERNEL"):

@@ -1,3 +1,3 @@
-from .demo import main
+from .cli import run
 
-main()
+run()

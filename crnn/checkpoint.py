@@ -1,0 +1,97 @@
+"""Checkpoints: one ``.npz`` file with a model's sizes, dtype and parameters,
+and optionally its vocabulary, optimizer state, step count and loss history.
+
+Loading never executes code (``allow_pickle=False``: no object arrays) and
+checks every array against the sizes the file declares; saving writes a
+temporary file and renames it, so an interrupted save leaves the previous
+checkpoint intact.
+"""
+import os
+import zipfile
+
+import numpy as np
+
+from ._files import atomic_write
+from .rnn import RNN, parameter_shapes
+
+FORMAT = "crnn-checkpoint-1"
+
+
+class Checkpoint:
+    """What a checkpoint holds: ``rnn``, and ``vocabulary`` (a string or
+    None), ``optimizer_state`` (a dict or None), ``step`` and ``losses``."""
+
+    def __init__(self, rnn, vocabulary=None, optimizer_state=None, step=0, losses=()):
+        self.rnn = rnn
+        self.vocabulary = vocabulary
+        self.optimizer_state = optimizer_state
+        self.step = int(step)
+        self.losses = np.asarray(losses, dtype=np.float64)
+
+
+def save(path, rnn, *, vocabulary=None, optimizer=None, step=0, losses=()):
+    """Write ``rnn`` (and the rest) to ``path`` atomically."""
+    arrays = {
+        "format": np.array(FORMAT),
+        "sizes": np.array([rnn.input_size, rnn.hidden_size, rnn.output_size], dtype=np.int64),
+        "dtype": np.array(rnn.dtype.name),
+        "step": np.array(int(step), dtype=np.int64),
+        "losses": np.asarray(losses, dtype=np.float64),
+    }
+    arrays.update({f"param/{k}": v for k, v in rnn.parameters().items()})
+    if vocabulary is not None:
+        arrays["vocabulary"] = np.array(str(vocabulary))
+    if optimizer is not None:
+        for key, value in optimizer.state_dict().items():
+            arrays[f"optimizer/{key}"] = np.asarray(value)
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load(path):
+    """Read a checkpoint; ValueError says what is wrong with a file that is
+    not one, or not a whole one."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a crnn checkpoint (not an .npz archive)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            contents = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(f"{path} is not a readable crnn checkpoint ({error})") from None
+    return _from_arrays(path, contents)
+
+
+def _require(path, contents, key):
+    if key not in contents:
+        raise ValueError(f"{path} is not a crnn checkpoint: it has no {key!r}")
+    return contents[key]
+
+
+def _from_arrays(path, contents):
+    if str(_require(path, contents, "format")) != FORMAT:
+        raise ValueError(f"{path} is not a {FORMAT} file (format {contents['format']!s})")
+    sizes = _require(path, contents, "sizes")
+    if sizes.shape != (3,) or sizes.dtype.kind != "i" or sizes.min() < 1 or sizes.max() > 2**20:
+        raise ValueError(f"{path}: sizes must be three integers in [1, 2^20], got {sizes!r}")
+    I, H, O = (int(n) for n in sizes)
+    dtype = str(_require(path, contents, "dtype"))
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"{path}: dtype must be float32 or float64, got {dtype!r}")
+    rnn = RNN(I, O, H, dtype=dtype, seed=0)
+    for name, shape in parameter_shapes(I, H, O).items():
+        value = _require(path, contents, f"param/{name}")
+        if value.shape != shape or value.dtype != rnn.dtype:
+            raise ValueError(f"{path}: param/{name} must be {dtype} of shape {shape}, "
+                             f"got {value.dtype} of shape {value.shape}")
+        rnn.parameters()[name][...] = value
+    vocabulary = str(contents["vocabulary"]) if "vocabulary" in contents else None
+    if vocabulary is not None and len(vocabulary) != I:
+        raise ValueError(f"{path}: a vocabulary of {len(vocabulary)} characters for "
+                         f"input_size {I}")
+    optimizer_state = {key[len("optimizer/"):]: (value if value.ndim else value.item())
+                       for key, value in contents.items() if key.startswith("optimizer/")}
+    return Checkpoint(rnn, vocabulary, optimizer_state or None,
+                      int(contents.get("step", 0)), contents.get("losses", ()))

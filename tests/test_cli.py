@@ -1,0 +1,102 @@
+"""The command line: training, resuming, sampling, and its errors."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from crnn import checkpoint, cli
+
+TEXT = "the quick brown fox jumps over the lazy dog. " * 40
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text(TEXT)
+    return path
+
+
+def train(corpus, tmp_path, *extra):
+    ck = tmp_path / "model.npz"
+    status = cli.main(["train", str(corpus), "--hidden", "16", "--checkpoint", str(ck),
+                       "--sample-every", "0", "--sample-length", "20", *extra])
+    return status, ck
+
+
+def test_train_learns_saves_and_resumes(corpus, tmp_path, capsys):
+    status, ck = train(corpus, tmp_path, "--iterations", "600")
+    out = capsys.readouterr().out
+    assert status == 0 and "done: iteration 600" in out
+    saved = checkpoint.load(ck)
+    assert saved.step == 600 and saved.vocabulary == "".join(sorted(set(TEXT)))
+    assert len(saved.losses) == 600
+    assert np.mean(saved.losses[-100:]) < 0.5 * np.log(len(saved.vocabulary))
+    assert saved.optimizer_state["type"] == "Adagrad"
+
+    status, _ = train(corpus, tmp_path, "--iterations", "800", "--resume")
+    assert status == 0 and "resuming at iteration 600" in capsys.readouterr().out
+    resumed = checkpoint.load(ck)
+    assert resumed.step == 800 and len(resumed.losses) == 800
+    np.testing.assert_array_equal(resumed.losses[:600], saved.losses)
+
+
+def test_sample(corpus, tmp_path, capsys):
+    _, ck = train(corpus, tmp_path, "--iterations", "300")
+    capsys.readouterr()
+    assert cli.main(["sample", str(ck), "--length", "40", "--prime", "the ", "--seed", "3"]) == 0
+    first = capsys.readouterr().out
+    assert first.startswith("the ") and len(first.strip("\n")) == 44
+    cli.main(["sample", str(ck), "--length", "40", "--prime", "the ", "--seed", "3"])
+    assert capsys.readouterr().out == first  # the seed makes it reproducible
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "/no/such/file.txt"], "no such file: /no/such/file.txt"),
+    (["sample", "/no/such/model.npz"], "no such checkpoint: /no/such/model.npz"),
+])
+def test_missing_files(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_files(tmp_path, corpus, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert cli.main(["train", str(empty)]) == 2
+    assert "is empty" in capsys.readouterr().err
+    short = tmp_path / "short.txt"
+    short.write_text("abc")
+    assert cli.main(["train", str(short)]) == 2
+    assert "has 3 characters; windows of 25 need at least 27" in capsys.readouterr().err
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a checkpoint")
+    assert cli.main(["sample", str(junk)]) == 2
+    assert "is not a crnn checkpoint (not an .npz archive)" in capsys.readouterr().err
+    _, ck = train(corpus, tmp_path, "--iterations", "50")
+    capsys.readouterr()
+    assert cli.main(["sample", str(ck), "--prime", "XYZ"]) == 2
+    assert "characters not in the vocabulary: 'XYZ'" in capsys.readouterr().err
+    status, _ = train(corpus, tmp_path, "--iterations", "60", "--resume", "--hidden", "32")
+    assert status == 2 and "has hidden size 16, not 32" in capsys.readouterr().err
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(corpus, tmp_path):
+    ck = tmp_path / "model.npz"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crnn", "train", str(corpus), "--hidden", "16",
+         "--iterations", "100000000", "--checkpoint", str(ck), "--sample-every", "0",
+         "--checkpoint-every", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert process.stdout.readline().startswith("training on")
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted at iteration" in err and "continue with --resume" in err
+    saved = checkpoint.load(ck)
+    assert saved.step > 0 and len(saved.losses) == saved.step
