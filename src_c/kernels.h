@@ -8,6 +8,7 @@
 #define CRNN_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CRNN_DECLARE_KERNELS(real, sfx)                                           \
 typedef struct {                                                                  \
@@ -23,6 +24,15 @@ typedef struct {                                                                
     /* dst (C,R), its rows ldd apart <- src (R,C)^T */                            \
     void (*transpose)(real *dst, ptrdiff_t ldd, const real *src, ptrdiff_t R,     \
                       ptrdiff_t C);                                               \
+    /* element-wise training updates over flat arrays, as crnn.h states them */  \
+    void (*clip)(real *g, ptrdiff_t n, double limit);                             \
+    void (*adagrad)(real *p, real *memory, const real *g, ptrdiff_t n, double lr, \
+                    double eps);                                                  \
+    void (*rmsprop)(real *p, real *mean_square, const real *g, ptrdiff_t n,       \
+                    double lr, double rho, double eps);                           \
+    void (*adam)(real *p, real *m, real *v, const real *g, ptrdiff_t n, double lr, \
+                 double beta1, double beta2, double eps, double weight_decay,     \
+                 int decoupled, int64_t step);                                    \
 } crnn_kernels_##sfx;                                                             \
 extern const crnn_kernels_##sfx crnn_kernels_portable_##sfx;                      \
 extern const crnn_kernels_##sfx crnn_kernels_avx2_##sfx;                          \

@@ -49,8 +49,50 @@ static void FN(tanh_portable)(real *x, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) x[i] = TANH(x[i]);
 }
 
+static void FN(clip_portable)(real *g, ptrdiff_t n, double limit) {
+    const real c = (real)limit;
+    for (ptrdiff_t i = 0; i < n; i++) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+}
+
+static void FN(adagrad_portable)(real *p, real *memory, const real *g, ptrdiff_t n,
+                                 double lr, double eps) {
+    const real a = (real)lr, e = (real)eps;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        memory[i] += g[i] * g[i];
+        p[i] -= a * g[i] / SQRT(memory[i] + e);
+    }
+}
+
+static void FN(rmsprop_portable)(real *p, real *mean_square, const real *g, ptrdiff_t n,
+                      double lr, double rho, double eps) {
+    const real a = (real)lr, r = (real)rho, e = (real)eps;
+    for (ptrdiff_t i = 0; i < n; i++) {
+        mean_square[i] = r * mean_square[i] + (1 - r) * g[i] * g[i];
+        p[i] -= a * g[i] / (SQRT(mean_square[i]) + e);
+    }
+}
+
+static void FN(adam_portable)(real *p, real *m, real *v, const real *g, ptrdiff_t n, double lr,
+                   double beta1, double beta2, double eps, double weight_decay,
+                   int decoupled, int64_t step) {
+    const real b1 = (real)beta1, b2 = (real)beta2;
+    /* the bias corrections folded into the step size, as in Adam's paper */
+    const double c1 = 1 - pow(beta1, (double)step), c2 = 1 - pow(beta2, (double)step);
+    const real a = (real)(lr * sqrt(c2) / c1), e_hat = (real)(eps * sqrt(c2));
+    const real wd = (real)weight_decay, shrink = (real)(lr * weight_decay);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        real grad = g[i];
+        if (decoupled) p[i] -= shrink * p[i]; /* AdamW: decay apart from the gradient */
+        else grad += wd * p[i];               /* Adam: L2 in the gradient */
+        m[i] = b1 * m[i] + (1 - b1) * grad;
+        v[i] = b2 * v[i] + (1 - b2) * grad * grad;
+        p[i] -= a * m[i] / (SQRT(v[i]) + e_hat);
+    }
+}
+
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
-    FN(matmul_portable), FN(tanh_portable), FN(transpose),
+    FN(matmul_portable), FN(tanh_portable), FN(transpose), FN(clip_portable),
+    FN(adagrad_portable), FN(rmsprop_portable), FN(adam_portable),
 };
 
 /* Helpers that every path shares: they are O(size of the data), not products. */

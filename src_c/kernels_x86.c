@@ -9,6 +9,7 @@
 #if CRNN_HAVE_X86_KERNELS
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdint.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -112,6 +113,8 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VSUB(a, b) _mm256_sub_ps(a, b)
 #define VDIV(a, b) _mm256_div_ps(a, b)
 #define VMIN(a, b) _mm256_min_ps(a, b)
+#define VMAX(a, b) _mm256_max_ps(a, b)
+#define VSQRT(x) _mm256_sqrt_ps(x)
 #define VABS(x) _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x)
 #define VCOPYSIGN(m, s) _mm256_or_ps(m, _mm256_and_ps(_mm256_set1_ps(-0.0f), s))
 #define VSELECT_LT(x, limit, a, b) _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, limit, _CMP_LT_OQ))
@@ -122,8 +125,10 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASKSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
+#include "update_simd.inc.c"
 const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
-                                                transpose_avx2_f32};
+                                                transpose_avx2_f32,
+    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
 #include "simd_end.inc.h"
 
 #define real double
@@ -144,6 +149,8 @@ const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
 #define VSUB(a, b) _mm256_sub_pd(a, b)
 #define VDIV(a, b) _mm256_div_pd(a, b)
 #define VMIN(a, b) _mm256_min_pd(a, b)
+#define VMAX(a, b) _mm256_max_pd(a, b)
+#define VSQRT(x) _mm256_sqrt_pd(x)
 #define VABS(x) _mm256_andnot_pd(_mm256_set1_pd(-0.0), x)
 #define VCOPYSIGN(m, s) _mm256_or_pd(m, _mm256_and_pd(_mm256_set1_pd(-0.0), s))
 #define VSELECT_LT(x, limit, a, b) _mm256_blendv_pd(b, a, _mm256_cmp_pd(x, limit, _CMP_LT_OQ))
@@ -154,8 +161,10 @@ const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
+#include "update_simd.inc.c"
 const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
-                                                transpose_avx2_f64};
+                                                transpose_avx2_f64,
+    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
 #include "simd_end.inc.h"
 #undef MR
 #undef NV
@@ -198,6 +207,8 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
 #define VSUB(a, b) _mm512_sub_ps(a, b)
 #define VDIV(a, b) _mm512_div_ps(a, b)
 #define VMIN(a, b) _mm512_min_ps(a, b)
+#define VMAX(a, b) _mm512_max_ps(a, b)
+#define VSQRT(x) _mm512_sqrt_ps(x)
 #define VABS(x) _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)))
 #define VCOPYSIGN(m, s) _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(m), _mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32((int)0x80000000u))))
 #define VSELECT_LT(x, limit, a, b) _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, limit, _CMP_LT_OQ), b, a)
@@ -208,8 +219,10 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
+#include "update_simd.inc.c"
 const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
-                                                  transpose_avx2_f32};
+                                                  transpose_avx2_f32,
+    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
 #include "simd_end.inc.h"
 
 #define real double
@@ -230,6 +243,8 @@ const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
 #define VSUB(a, b) _mm512_sub_pd(a, b)
 #define VDIV(a, b) _mm512_div_pd(a, b)
 #define VMIN(a, b) _mm512_min_pd(a, b)
+#define VMAX(a, b) _mm512_max_pd(a, b)
+#define VSQRT(x) _mm512_sqrt_pd(x)
 #define VABS(x) _mm512_castsi512_pd(_mm512_and_si512(_mm512_castpd_si512(x), _mm512_set1_epi64(0x7fffffffffffffffLL)))
 #define VCOPYSIGN(m, s) _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(m), _mm512_and_si512(_mm512_castpd_si512(s), _mm512_set1_epi64((long long)0x8000000000000000ULL))))
 #define VSELECT_LT(x, limit, a, b) _mm512_mask_blend_pd(_mm512_cmp_pd_mask(x, limit, _CMP_LT_OQ), b, a)
@@ -240,8 +255,10 @@ const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
+#include "update_simd.inc.c"
 const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul), FN(tanh),
-                                                  transpose_avx2_f64};
+                                                  transpose_avx2_f64,
+    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
 #include "simd_end.inc.h"
 #undef MR
 #undef NV

@@ -18,6 +18,8 @@
 #undef VSUB
 #undef VDIV
 #undef VMIN
+#undef VMAX
+#undef VSQRT
 #undef VABS
 #undef VCOPYSIGN
 #undef VSELECT_LT

@@ -1,9 +1,9 @@
 /*
- * Training kernels, a template: crnn.c includes this file once per floating
- * type, as it does rnn.inc.c. Element-wise loops over the whole flat
- * parameter (or gradient) array, so one call updates every parameter; each
- * is a single pass that a compiler vectorizes. Shapes and conventions in
- * crnn.h.
+ * Training, a template: crnn.c includes this file once per floating type,
+ * as it does rnn.inc.c. The fused softmax cross-entropy, and the element-wise
+ * updates over whole flat arrays (one call updates every parameter), which go
+ * through the kernel table: the portable loops are in kernels_portable.inc.c.
+ * Shapes and conventions in crnn.h.
  */
 
 int FN(crnn_softmax_xent)(real *dY, double *loss, const real *Y,
@@ -32,8 +32,7 @@ int FN(crnn_softmax_xent)(real *dY, double *loss, const real *Y,
 }
 
 void FN(crnn_clip)(real *g, ptrdiff_t n, double limit) {
-    const real c = (real)limit;
-    for (ptrdiff_t i = 0; i < n; i++) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
+    FN(crnn_active_kernels)()->clip(g, n, limit);
 }
 
 double FN(crnn_sum_squares)(const real *g, ptrdiff_t n) {
@@ -58,36 +57,17 @@ void FN(crnn_sgd)(real *p, real *velocity, const real *g, ptrdiff_t n, double lr
 
 void FN(crnn_adagrad)(real *p, real *memory, const real *g, ptrdiff_t n, double lr,
                       double eps) {
-    const real a = (real)lr, e = (real)eps;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        memory[i] += g[i] * g[i];
-        p[i] -= a * g[i] / SQRT(memory[i] + e);
-    }
+    FN(crnn_active_kernels)()->adagrad(p, memory, g, n, lr, eps);
 }
 
 void FN(crnn_rmsprop)(real *p, real *mean_square, const real *g, ptrdiff_t n,
                       double lr, double rho, double eps) {
-    const real a = (real)lr, r = (real)rho, e = (real)eps;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        mean_square[i] = r * mean_square[i] + (1 - r) * g[i] * g[i];
-        p[i] -= a * g[i] / (SQRT(mean_square[i]) + e);
-    }
+    FN(crnn_active_kernels)()->rmsprop(p, mean_square, g, n, lr, rho, eps);
 }
 
 void FN(crnn_adam)(real *p, real *m, real *v, const real *g, ptrdiff_t n, double lr,
                    double beta1, double beta2, double eps, double weight_decay,
                    int decoupled, int64_t step) {
-    const real b1 = (real)beta1, b2 = (real)beta2;
-    /* the bias corrections folded into the step size, as in Adam's paper */
-    const double c1 = 1 - pow(beta1, (double)step), c2 = 1 - pow(beta2, (double)step);
-    const real a = (real)(lr * sqrt(c2) / c1), e_hat = (real)(eps * sqrt(c2));
-    const real wd = (real)weight_decay, shrink = (real)(lr * weight_decay);
-    for (ptrdiff_t i = 0; i < n; i++) {
-        real grad = g[i];
-        if (decoupled) p[i] -= shrink * p[i]; /* AdamW: decay apart from the gradient */
-        else grad += wd * p[i];               /* Adam: L2 in the gradient */
-        m[i] = b1 * m[i] + (1 - b1) * grad;
-        v[i] = b2 * v[i] + (1 - b2) * grad * grad;
-        p[i] -= a * m[i] / (SQRT(v[i]) + e_hat);
-    }
+    FN(crnn_active_kernels)()->adam(p, m, v, g, n, lr, beta1, beta2, eps, weight_decay,
+                                    decoupled, step);
 }

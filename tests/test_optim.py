@@ -1,5 +1,5 @@
 """Optimizers and clipping against their formulas in NumPy, on the flat fast
-path (a model's parameters) and on separate arrays."""
+path (a model's parameters) and on separate arrays, on every kernel path."""
 import numpy as np
 import pytest
 
@@ -55,7 +55,7 @@ CASES = [
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name,settings", CASES)
-def test_matches_its_formula_on_a_model(name, settings, dtype):
+def test_matches_its_formula_on_a_model(name, settings, dtype, kernel):
     rnn = crnn.RNN(3, 2, 4, dtype=dtype, seed=0)
     start = {k: v.copy() for k, v in rnn.parameters().items()}
     opt = optim.OPTIMIZERS[name](rnn.parameters(), **settings)
@@ -75,7 +75,7 @@ def test_matches_its_formula_on_a_model(name, settings, dtype):
 
 
 @pytest.mark.parametrize("name,settings", CASES)
-def test_separate_arrays_give_the_same_as_the_flat_path(name, settings):
+def test_separate_arrays_give_the_same_as_the_flat_path(name, settings, kernel):
     rng = np.random.default_rng(1)
     params = {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(5)}
     flat = np.concatenate([params["a"].ravel(), params["b"]])
@@ -128,7 +128,7 @@ def test_bad_settings_and_gradients():
         opt.load_state_dict(optim.Adagrad(p).state_dict())
 
 
-def test_clipping():
+def test_clipping(kernel):
     rng = np.random.default_rng(3)
     rnn = crnn.RNN(3, 2, 4, seed=0)
     grads = rnn.gradients()
@@ -142,6 +142,10 @@ def test_clipping():
     clipped = np.concatenate([g.ravel() for g in grads.values()])
     assert norm == pytest.approx(np.linalg.norm(np.clip(values, -5, 5)))
     assert np.linalg.norm(clipped) == pytest.approx(1.0)
+    with_nan = {"w": np.array([np.nan, 7.0, -7.0, 1.0, np.inf])}
+    optim.clip_elementwise(with_nan, 5.0)
+    assert np.isnan(with_nan["w"][0])
+    np.testing.assert_array_equal(with_nan["w"][1:], [5.0, -5.0, 1.0, 5.0])
     separate = {"a": np.full(4, 3.0), "b": np.full(4, 4.0)}  # norm 10
     assert optim.clip_global_norm(separate, 20.0) == pytest.approx(10.0)
     assert separate["a"][0] == 3.0  # under the limit: unchanged
