@@ -54,6 +54,7 @@ TARGETS = [
     ("large", "torch", "fwd+bwd", "float64", 1, 1.1),
 ]
 SEED_API_TARGET_US = 5.0
+TRAINING_TARGET = 15  # crnn's char-RNN training iterations per second over the NumPy loop's
 
 
 def flops(T, B, I, H, O, backward):
@@ -364,6 +365,35 @@ def plot(rows, path):
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
+def training_rates(dtype, repeat=3, iterations=2000, numpy_iterations=300):
+    """Iterations per second of the classic char-RNN training (hidden 100,
+    windows of 25, Adagrad 0.1, clip 5, on the builtins' docstrings): crnn's
+    train_step against min-char-rnn's NumPy loop (crnn.reference)."""
+    from .optim import Adagrad
+    from .text import Vocabulary, default_corpus
+    from .training import windows
+    text = default_corpus()
+    vocabulary = Vocabulary(text)
+    ids, V = vocabulary.encode(text), len(vocabulary)
+
+    def crnn_rate():
+        rnn = RNN(V, V, 100, dtype=dtype, seed=0)
+        opt = Adagrad(rnn.parameters(), lr=0.1, eps=1e-8)
+        h, start = None, time.perf_counter()
+        for _, (x, y, fresh) in zip(range(iterations), windows(ids, 25)):
+            _, h = rnn.train_step(x, y, h0=None if fresh else h, optimizer=opt, clip=5.0)
+        return iterations / (time.perf_counter() - start)
+
+    def numpy_rate():
+        params = RNN(V, V, 100, seed=0).parameters()
+        start = time.perf_counter()
+        reference.min_char_rnn(ids, V, params, numpy_iterations)
+        return numpy_iterations / (time.perf_counter() - start)
+
+    return (statistics.median(crnn_rate() for _ in range(repeat)),
+            statistics.median(numpy_rate() for _ in range(repeat)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m crnn.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--config", action="append", type=parse_config,
@@ -375,6 +405,8 @@ def main(argv=None):
                         help="comma-separated subset of crnn,numpy,torch,onnxruntime")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the times (needs matplotlib)")
+    parser.add_argument("--training", action="store_true",
+                        help="also time char-RNN training against min-char-rnn's NumPy loop")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.repeat < 1:
         parser.error("--threads and --repeat must be positive")
@@ -407,6 +439,16 @@ def run(args, configs, systems, dtype, limiter):
         rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems)
     print_table(rows, peak, sys.stdout)
     targets = check_targets(rows, args.dtype, args.threads, sys.stdout)
+    if args.training:
+        ours, theirs = training_rates(dtype)
+        print(f"\nchar-RNN training ({args.dtype}, hidden 100, windows of 25, Adagrad, clip 5): "
+              f"crnn {ours:,.0f} it/s, min-char-rnn's NumPy loop {theirs:,.0f} it/s: "
+              f"{ours / theirs:.1f}x (target {TRAINING_TARGET}x): "
+              f"{'met' if ours / theirs >= TRAINING_TARGET else 'MISSED'}")
+        targets.append({"config": "char-RNN training", "peer": "NumPy loop", "measure": "it/s",
+                        "target": TRAINING_TARGET, "ratio": ours / theirs,
+                        "met": ours / theirs >= TRAINING_TARGET,
+                        "crnn_it_per_s": ours, "numpy_it_per_s": theirs})
     if args.json:
         record = {"machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
                               "python": platform.python_version(), "numpy": np.__version__},

@@ -43,3 +43,8 @@ def test_a_run_writes_its_figures(tmp_path, capsys):
     assert crnn_row["fwd+bwd ratio"] == 1.0
     assert np.isclose(numpy_row["fwd+bwd ratio"], numpy_row["fwd+bwd"] / crnn_row["fwd+bwd"])
     assert record["threads"] == 1 and record["dtype"] == "float32"
+
+
+def test_training_rates_are_measured(monkeypatch):
+    ours, theirs = bench.training_rates(np.float32, repeat=1, iterations=20, numpy_iterations=3)
+    assert ours > 0 and theirs > 0
