@@ -100,3 +100,30 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(corpus, tmp_path):
     assert "interrupted at iteration" in err and "continue with --resume" in err
     saved = checkpoint.load(ck)
     assert saved.step > 0 and len(saved.losses) == saved.step
+
+
+def test_plot_says_how_to_get_matplotlib_when_missing(corpus, tmp_path, capsys, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    status, _ = train(corpus, tmp_path, "--iterations", "30", "--plot", str(tmp_path / "l.png"))
+    assert status == 0
+    assert "--plot needs matplotlib: pip install matplotlib" in capsys.readouterr().err
+    assert not (tmp_path / "l.png").exists()
+
+
+def test_bench_command(capsys):
+    assert cli.main(["bench", "--config", "seed", "--systems", "crnn", "--repeat", "3"]) == 0
+    assert "seed API" in capsys.readouterr().out
+
+
+def test_no_command_means_train_on_the_default_corpus(tmp_path, capsys):
+    status = cli.main(["--hidden", "8", "--iterations", "20", "--sample-every", "0",
+                       "--checkpoint", str(tmp_path / "m.npz")])
+    assert status == 0 and "the docstrings of Python's builtins" in capsys.readouterr().out
