@@ -12,6 +12,10 @@ reaches C.
 """
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release,
                              PyObject_GetBuffer)
+from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
+                               PyThread_allocate_lock, PyThread_free_lock,
+                               PyThread_get_thread_ident, PyThread_release_lock,
+                               PyThread_type_lock)
 from libc.stdint cimport int32_t, int64_t
 from libc.string cimport memcpy, memset
 
@@ -338,8 +342,11 @@ cdef class Engine:
     backward. Methods return None, having changed nothing, when their input is
     not in canonical form (see the module's docstring).
 
-    Not safe to share between threads that call it at the same time: the
-    scratch buffers and the record of the last forward are one per engine.
+    Threads: every call holds the engine's lock, taken without the GIL, so
+    calls from several threads run one after another on one engine (its
+    scratch buffers are one per engine) and never see each other's half
+    work; other engines run meanwhile, the GIL released. A backward must come
+    from the thread whose forward it follows: ``forward_thread`` tells which.
     """
     cdef readonly Py_ssize_t I, H, O
     cdef readonly object dtype
@@ -374,6 +381,27 @@ cdef class Engine:
     cdef readonly Py_ssize_t T, B
     cdef readonly bint tokens
     cdef bint has_h0
+    cdef readonly unsigned long forward_thread
+    cdef PyThread_type_lock lock
+
+    def __cinit__(self):
+        self.lock = PyThread_allocate_lock()
+        if self.lock == NULL:
+            raise MemoryError("crnn: cannot allocate a lock")
+
+    def __dealloc__(self):
+        if self.lock != NULL:
+            PyThread_free_lock(self.lock)
+
+    cdef int _acquire(self) except -1:
+        # wait without the GIL: the holder may need it to finish
+        if not PyThread_acquire_lock(self.lock, NOWAIT_LOCK):
+            with nogil:
+                PyThread_acquire_lock(self.lock, WAIT_LOCK)
+        return 0
+
+    cdef bint _other_thread(self):
+        return self.forward_thread != PyThread_get_thread_ident()
 
     def __init__(self, params, grads, dict offsets, Py_ssize_t I, Py_ssize_t H,
                  Py_ssize_t O):
@@ -429,6 +457,13 @@ cdef class Engine:
         return 0
 
     def forward_batch(self, X, h0):
+        self._acquire()
+        try:
+            return self._forward_batch(X, h0)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def _forward_batch(self, X, h0):
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
         [0, I); h0: None or (B, H). Returns Y (T, B, O) and Hs (T, B, H)."""
         cdef Py_buffer xv, hv
@@ -491,6 +526,7 @@ cdef class Engine:
                 raise RuntimeError("crnn: token ids changed during forward_batch")
             self.last, self.T, self.B = "forward_batch", T, B
             self.tokens, self.has_h0 = tokens, have_h0
+            self.forward_thread = PyThread_get_thread_ident()
             return Y, Hs
         finally:
             PyBuffer_Release(&xv)
@@ -498,6 +534,13 @@ cdef class Engine:
                 PyBuffer_Release(&hv)
 
     def backward_batch(self, dY, dh, bint input_grad):
+        self._acquire()
+        try:
+            return self._backward_batch(dY, dh, input_grad)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def _backward_batch(self, dY, dh, bint input_grad):
         """BPTT of the last forward_batch from dY (T, B, O) and dh (B, H) or
         None, into the gradient array. Returns dh0 (B, H) and dX (T, B, I) or
         None."""
@@ -505,7 +548,7 @@ cdef class Engine:
         cdef bint have_dh = False
         cdef Py_ssize_t T = self.T, B = self.B, N = self.T * self.B
         cdef char *dx = NULL
-        if self.last != "forward_batch" or (input_grad and self.tokens):
+        if self.last != "forward_batch" or (input_grad and self.tokens) or self._other_thread():
             return None
         if not _acquire(dY, &yv):
             return None
@@ -548,6 +591,13 @@ cdef class Engine:
                 PyBuffer_Release(&hv)
 
     def forward_sequence(self, inputs):
+        self._acquire()
+        try:
+            return self._forward_sequence(inputs)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def _forward_sequence(self, inputs):
         """The seed API: one sequence, a list or tuple of T arrays of I numbers
         each, or an array (T, I), from a zero state. Returns the output of the
         last step (O, 1) and the last hidden state (H, 1)."""
@@ -592,16 +642,24 @@ cdef class Engine:
                             self.H, self.O)
             memcpy(h_p, last_state, self.H * self.item)
         self.last, self.T, self.B, self.tokens, self.has_h0 = "forward", T, 1, False, False
+        self.forward_thread = PyThread_get_thread_ident()
         return output, h
 
     def backward_sequence(self, d_y, double learning_rate):
+        self._acquire()
+        try:
+            return self._backward_sequence(d_y, learning_rate)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def _backward_sequence(self, d_y, double learning_rate):
         """The seed API: BPTT of the last forward_sequence from d_y, O numbers
         shaped (O, 1) or (O,), into the gradient array, then one SGD step.
         Uses up the forward. Returns True, or None for non-canonical input."""
         cdef Py_buffer v
         cdef Kind kind
         cdef Py_ssize_t T = self.T, i, H = self.H
-        if self.last != "forward" or not _acquire(d_y, &v):
+        if self.last != "forward" or self._other_thread() or not _acquire(d_y, &v):
             return None
         kind = _kind(&v)
         if (kind == OTHER or v.len != self.O * v.itemsize or v.ndim not in (1, 2)

@@ -4,6 +4,7 @@ Data flows one way: this module validates and converts user input, then calls
 the compiled Engine in crnn._core, which calls the C core in src_c/.
 """
 import math
+import threading
 
 import numpy as np
 
@@ -88,6 +89,17 @@ class RNN:
             self._params[name][...] = rng.standard_normal(shapes[name]) * 0.01
         self._engine = _core.Engine(self._param_flat, self._grad_flat, offsets,
                                     self.input_size, self.hidden_size, self.output_size)
+
+    # pickling and copy.deepcopy carry the sizes, dtype and parameters (not
+    # the gradients, nor what the last forward left for backward)
+    def __getstate__(self):
+        return {"sizes": (self.input_size, self.output_size, self.hidden_size),
+                "dtype": self.dtype.name, "parameters": self._param_flat.copy()}
+
+    def __setstate__(self, state):
+        input_size, output_size, hidden_size = state["sizes"]
+        self.__init__(input_size, output_size, hidden_size, dtype=state["dtype"], seed=0)
+        self._param_flat[...] = state["parameters"]
 
     def __repr__(self):
         return (f"RNN(input_size={self.input_size}, output_size={self.output_size}, "
@@ -277,6 +289,10 @@ class RNN:
         if last != forward_name:
             raise ValueError(f"{backward_name}() needs a {forward_name}() call before it"
                              + (f" (the last call was {last}())" if last else ""))
+        if self._engine.forward_thread != threading.get_ident():
+            raise ValueError(f"{backward_name}() must run in the thread of the "
+                             f"{forward_name}() it follows; the last {forward_name}() ran in "
+                             "another thread (give each thread its own model: copy.deepcopy)")
 
 
 def _canonical(result):

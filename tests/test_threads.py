@@ -1,0 +1,86 @@
+"""Models shared between threads, the GIL released during compute, and
+models that travel (pickle, deepcopy)."""
+import copy
+import pickle
+import threading
+
+import numpy as np
+import pytest
+
+import crnn
+
+from conftest import random_model
+
+
+def test_eight_threads_sharing_a_model_get_the_serial_results():
+    rnn = random_model(7, 33, 5)
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal((9, 3, 7)) if i % 2 else rng.integers(0, 7, (9, 3))
+              for i in range(8)]
+    serial = [rnn.forward_batch(x) for x in inputs]
+    results = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(50):
+            results[i] = rnn.forward_batch(inputs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (Y, Hs), (Y_s, Hs_s) in zip(results, serial):
+        np.testing.assert_array_equal(Y, Y_s)
+        np.testing.assert_array_equal(Hs, Hs_s)
+
+
+def test_the_gil_is_released_during_compute():
+    """While one thread computes a large forward pass, another runs Python."""
+    rnn = crnn.RNN(256, 64, 512, dtype=np.float32, seed=0)
+    X = np.random.default_rng(0).standard_normal((50, 64, 256)).astype(np.float32)
+    rnn.forward_batch(X)  # warm up
+    done = threading.Event()
+    ticks = 0
+
+    def compute():
+        for _ in range(3):
+            rnn.forward_batch(X)
+        done.set()
+
+    worker = threading.Thread(target=compute)
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+    worker.join()
+    assert ticks > 10_000  # with the GIL held throughout, this thread would barely run
+
+
+def test_backward_must_follow_a_forward_of_its_own_thread():
+    rnn = crnn.RNN(3, 2, 4, seed=0)
+    rnn.forward_batch(np.zeros((2, 1, 3)))
+    errors = []
+
+    def other():
+        try:
+            rnn.backward_batch(np.zeros((2, 1, 2)))
+        except ValueError as error:
+            errors.append(str(error))
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert errors and "must run in the thread of the forward_batch() it follows" in errors[0]
+    rnn.backward_batch(np.zeros((2, 1, 2)))  # the forward's own thread may
+
+
+@pytest.mark.parametrize("travel", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy])
+def test_models_pickle_and_deepcopy(travel):
+    rnn = random_model(4, 6, 3, dtype=np.float32)
+    twin = travel(rnn)
+    assert repr(twin) == repr(rnn) == "RNN(input_size=4, output_size=3, hidden_size=6, dtype=float32)"
+    X = np.random.default_rng(0).standard_normal((5, 2, 4))
+    np.testing.assert_array_equal(twin.forward_batch(X)[0], rnn.forward_batch(X)[0])
+    twin.Whh[0, 0] += 1  # independent copies
+    assert rnn.Whh[0, 0] != twin.Whh[0, 0]
