@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from . import _checks, _core, training
+from . import _checks, _core, torch_interop, training
 
 def parameter_shapes(input_size, hidden_size, output_size):
     I, H, O = input_size, hidden_size, output_size
@@ -263,6 +263,27 @@ class RNN:
             raise ValueError(f"X must have shape (T, B, input_size) = (T, B, {I}) with T, B >= 1, "
                              f"got {_checks.shape_str(X.shape)}")
         return np.ascontiguousarray(X, dtype=self.dtype)
+
+    # ---- PyTorch's names and modules (crnn/torch_interop.py) --------------------
+
+    @classmethod
+    def from_torch(cls, rnn_module, linear):
+        """An RNN with the weights of a torch ``nn.RNN`` (one layer, tanh) and
+        ``nn.Linear``; its bh is the sum of their two hidden biases."""
+        return torch_interop.from_torch(cls, rnn_module, linear)
+
+    def to_torch(self):
+        """A torch ``nn.RNN`` and ``nn.Linear`` with the same function."""
+        return torch_interop.to_torch(self)
+
+    def state_dict(self):
+        """The parameters under PyTorch's names ("rnn.weight_ih_l0", ...,
+        "linear.bias"), as NumPy arrays; torch is not needed."""
+        return torch_interop.state_dict(self)
+
+    def load_state_dict(self, state):
+        """Set the parameters from a dict with PyTorch's names (arrays or tensors)."""
+        torch_interop.load_state_dict(self, state)
 
     # ---- training ------------------------------------------------------------
 
