@@ -5,6 +5,7 @@ dtype; complex numbers, objects, strings and dates are refused with TypeError.
 Integer arrays of two dimensions (T, B) are token ids.
 """
 import operator
+import warnings
 
 import numpy as np
 
@@ -34,13 +35,22 @@ def check_dtype(dtype):
     return dtype
 
 
+# NumPy 1.x makes ragged nested lists object arrays with this warning; 2.x raises
+_RAGGED_WARNING = getattr(getattr(np, "exceptions", np), "VisibleDeprecationWarning", Warning)
+
+
 def as_numeric_array(name, value):
     """np.asarray(value), refusing what cannot become a float."""
     if value is None:
         raise TypeError(f"{name} must be an array of numbers, got None")
     try:
-        array = np.asarray(value)
-    except ValueError as error:  # ragged nested lists
+        if isinstance(value, (list, tuple)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", _RAGGED_WARNING)
+                array = np.asarray(value)
+        else:
+            array = np.asarray(value)
+    except (ValueError, _RAGGED_WARNING) as error:  # ragged nested lists
         raise ValueError(f"{name} must be a rectangular array of numbers: {error}") from None
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")

@@ -10,6 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* MSVC's C compiler spells C99's restrict its own way */
+#if defined(_MSC_VER) && !defined(__clang__) && !defined(restrict)
+#define restrict __restrict
+#endif
+
 #define CRNN_DECLARE_KERNELS(real, sfx)                                           \
 typedef struct {                                                                  \
     /* C (M,N) += A (M,K) B (K,N). Element (i,k) of A is A[i*rs + k*cs]: rs = K,  \
