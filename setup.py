@@ -20,6 +20,12 @@ MSVC_FLAGS = ["/O2"]
 # Linux (Apple's clang has none). CRNN_OPENMP=0 builds without.
 OPENMP = os.environ.get("CRNN_OPENMP", "1") != "0"
 
+# CRNN_SANITIZE=1: a build for AddressSanitizer and UndefinedBehaviorSanitizer
+# (gcc or clang), for .ci/sanitize; run Python with libasan preloaded.
+SANITIZE = os.environ.get("CRNN_SANITIZE", "0") == "1"
+SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                  "-fno-omit-frame-pointer", "-g"]
+
 
 class BuildExt(build_ext):
     def build_extensions(self):
@@ -31,6 +37,9 @@ class BuildExt(build_ext):
         elif OPENMP and sys.platform.startswith("linux"):
             flags.append("-fopenmp")
             link.append("-fopenmp")
+        if SANITIZE and not msvc:
+            flags += SANITIZE_FLAGS
+            link += SANITIZE_FLAGS
         for ext in self.extensions:
             ext.extra_compile_args = flags + ext.extra_compile_args
             ext.extra_link_args = link + ext.extra_link_args
