@@ -20,9 +20,21 @@ def check_size(name, value):
         size = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}") from None
-    if size <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {size}")
+    if size <= 0 or size > MAX_SIZE:
+        raise ValueError(f"{name} must be a positive integer up to {MAX_SIZE}, got {size}")
     return size
+
+
+# Sizes beyond this are refused before anything is allocated: each size is
+# then a C int, and every product the C core forms stays far from overflow.
+MAX_SIZE = 2**31 - 1
+
+
+def check_allocation(nbytes, what):
+    """MemoryError, before any allocation, for what no machine can address."""
+    if nbytes >= 2**62:
+        raise MemoryError(f"{what} would need {nbytes:.3e} bytes, more than any machine "
+                          "can address")
 
 
 def check_dtype(dtype):

@@ -70,7 +70,14 @@ def _require(path, contents, key):
     return contents[key]
 
 
+KNOWN = {"format", "sizes", "dtype", "step", "losses", "vocabulary"}
+KNOWN_PREFIXES = ("param/", "optimizer/")
+
+
 def _from_arrays(path, contents):
+    unknown = sorted(k for k in contents if k not in KNOWN and not k.startswith(KNOWN_PREFIXES))
+    if unknown:
+        raise ValueError(f"{path} holds entries a crnn checkpoint does not: {unknown}")
     if str(_require(path, contents, "format")) != FORMAT:
         raise ValueError(f"{path} is not a {FORMAT} file (format {contents['format']!s})")
     sizes = _require(path, contents, "sizes")
@@ -87,6 +94,10 @@ def _from_arrays(path, contents):
             raise ValueError(f"{path}: param/{name} must be {dtype} of shape {shape}, "
                              f"got {value.dtype} of shape {value.shape}")
         rnn.parameters()[name][...] = value
+    extra_params = sorted(k for k in contents
+                          if k.startswith("param/") and k[len("param/"):] not in parameter_shapes(I, H, O))
+    if extra_params:
+        raise ValueError(f"{path} holds parameters this model does not have: {extra_params}")
     vocabulary = str(contents["vocabulary"]) if "vocabulary" in contents else None
     if vocabulary is not None and len(vocabulary) != I:
         raise ValueError(f"{path}: a vocabulary of {len(vocabulary)} characters for "

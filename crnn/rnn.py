@@ -79,6 +79,9 @@ class RNN:
         self.dtype = _checks.check_dtype(dtype)
         shapes = parameter_shapes(self.input_size, self.hidden_size, self.output_size)
         offsets, size = _offsets(shapes)
+        _checks.check_allocation(size * 2 * self.dtype.itemsize,  # parameters and gradients
+                                 f"input_size={self.input_size}, hidden_size="
+                                 f"{self.hidden_size}, output_size={self.output_size}")
         # llm.c's layout: all parameters in one allocation, and their gradients in another
         self._param_flat = np.zeros(size, dtype=self.dtype)
         self._grad_flat = np.zeros(size, dtype=self.dtype)

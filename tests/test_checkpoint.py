@@ -48,6 +48,8 @@ def write(path, arrays):
     (lambda a: a.update(sizes=np.array([4.0, 6.0, 4.0])), "sizes must be three integers"),
     (lambda a: a.update(dtype=np.array("float16")), "dtype must be float32 or float64, got 'float16'"),
     (lambda a: a.update(vocabulary=np.array("abc")), "a vocabulary of 3 characters for input_size 4"),
+    (lambda a: a.update(surprise=np.zeros(3)), r"holds entries a crnn checkpoint does not: \['surprise'\]"),
+    (lambda a: a.update({"param/Wzz": np.zeros(3)}), r"parameters this model does not have: \['param/Wzz'\]"),
 ])
 def test_wrong_contents_are_refused(tmp_path, change, message):
     _, _, _, arrays = saved_arrays(tmp_path)

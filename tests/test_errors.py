@@ -14,8 +14,12 @@ def rnn():
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
-    (dict(input_size=0, output_size=2), ValueError, "input_size must be a positive integer, got 0"),
-    (dict(input_size=3, output_size=-1), ValueError, "output_size must be a positive integer, got -1"),
+    (dict(input_size=0, output_size=2), ValueError,
+     "input_size must be a positive integer up to 2147483647, got 0"),
+    (dict(input_size=3, output_size=-1), ValueError, "output_size must be a positive integer up to"),
+    (dict(input_size=2**31, output_size=2), ValueError, "up to 2147483647, got 2147483648"),
+    (dict(input_size=2**31 - 1, output_size=2**31 - 1, hidden_size=2**31 - 1), MemoryError,
+     "would need .* bytes, more than any machine can address"),
     (dict(input_size=3, output_size=2, hidden_size=2.5), TypeError, "hidden_size must be a positive integer, got float"),
     (dict(input_size=True, output_size=2), TypeError, "input_size must be a positive integer"),
     (dict(input_size=3, output_size=2, dtype=np.int32), ValueError, "float32 or float64, got int32"),
