@@ -81,19 +81,36 @@ def test_batch_matches_reference(T, B, I, H, O, tokens, dtype, kernel):
                             input_grad=not tokens)
 
 
+# sizes: small ones, ones, and primes around the SIMD widths and tile sizes
+SIZES = st.one_of(st.integers(1, 12), st.sampled_from([1, 2, 3, 5, 7, 13, 17, 31, 37]))
+LAYOUTS = ["C", "F", "strided"]
+
+
+def in_layout(a, layout):
+    """The same values as ``a``, in Fortran order or as a strided view."""
+    if a is None or layout == "C":
+        return a
+    if layout == "F":
+        return np.asfortranarray(a)
+    wide = np.repeat(a, 2, axis=-1)  # every other column of a wider array
+    return wide[..., ::2]
+
+
 @pytest.mark.parametrize("kernel_name", KERNELS)
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(T=st.integers(1, 12), B=st.integers(1, 6), I=st.integers(1, 20),
-       H=st.integers(1, 24), O=st.integers(1, 20), tokens=st.booleans(),
+@given(T=SIZES, B=st.integers(1, 6), I=SIZES, H=SIZES, O=SIZES, tokens=st.booleans(),
        dtype=st.sampled_from(DTYPES), with_h0=st.booleans(), with_dh=st.booleans(),
-       input_grad=st.booleans(), seed=st.integers(0, 2**32 - 1))
+       input_grad=st.booleans(), layout=st.sampled_from(LAYOUTS),
+       seed=st.integers(0, 2**32 - 1))
 def test_random_shapes_match_reference(kernel_name, T, B, I, H, O, tokens, dtype, with_h0,
-                                       with_dh, input_grad, seed):
+                                       with_dh, input_grad, layout, seed):
     with using_kernel(kernel_name):
-        check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_grad, seed)
+        check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_grad, seed,
+                            layout)
 
 
-def check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_grad, seed):
+def check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_grad, seed,
+                        layout="C"):
     rng = np.random.default_rng(seed)
     rnn = random_model(I, H, O, dtype=dtype, seed=seed)
     inputs = random_inputs(rng, T, B, I, tokens)
@@ -105,7 +122,9 @@ def check_random_shapes(T, B, I, H, O, tokens, dtype, with_h0, with_dh, input_gr
         hidden_states = reference.forward(params64(rnn), inputs, h0)
         assume(np.max(np.abs(hidden_states)) < 0.98)
     dh = rng.standard_normal((B, H)) if with_dh else None
-    check_against_reference(rnn, inputs, h0, rng.standard_normal((T, B, O)), dh,
+    dY = rng.standard_normal((T, B, O))
+    check_against_reference(rnn, in_layout(inputs, layout), in_layout(h0, layout),
+                            in_layout(dY, layout), in_layout(dh, layout),
                             input_grad=input_grad and not tokens)
 
 
