@@ -123,13 +123,9 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK(n) _mm256_loadu_si256((const __m256i *)(lanes_on32 + 8 - (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_ps(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
-#include "kernels_simd.inc.c"
-#include "tanh_simd.inc.c"
-#include "update_simd.inc.c"
-const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
-                                                transpose_avx2_f32,
-    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
-#include "simd_end.inc.h"
+#define TABLE crnn_kernels_avx2_f32
+#define TRANSPOSE transpose_avx2_f32
+#include "simd_instance.inc.c"
 
 #define real double
 #define CRNN_DOUBLE 1
@@ -159,13 +155,9 @@ const crnn_kernels_f32 crnn_kernels_avx2_f32 = {FN(matmul), FN(tanh),
 #define VMASK(n) _mm256_loadu_si256((const __m256i *)(lanes_on64 + 4 - (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
-#include "kernels_simd.inc.c"
-#include "tanh_simd.inc.c"
-#include "update_simd.inc.c"
-const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
-                                                transpose_avx2_f64,
-    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
-#include "simd_end.inc.h"
+#define TABLE crnn_kernels_avx2_f64
+#define TRANSPOSE transpose_avx2_f64
+#include "simd_instance.inc.c"
 #undef MR
 #undef NV
 #undef RV
@@ -217,13 +209,9 @@ const crnn_kernels_f64 crnn_kernels_avx2_f64 = {FN(matmul), FN(tanh),
 #define VMASK(n) ((__mmask16)((1u << (n)) - 1u))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_ps(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
-#include "kernels_simd.inc.c"
-#include "tanh_simd.inc.c"
-#include "update_simd.inc.c"
-const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
-                                                  transpose_avx2_f32,
-    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
-#include "simd_end.inc.h"
+#define TABLE crnn_kernels_avx512_f32
+#define TRANSPOSE transpose_avx2_f32
+#include "simd_instance.inc.c"
 
 #define real double
 #define CRNN_DOUBLE 1
@@ -253,13 +241,9 @@ const crnn_kernels_f32 crnn_kernels_avx512_f32 = {FN(matmul), FN(tanh),
 #define VMASK(n) ((__mmask8)((1u << (n)) - 1u))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
-#include "kernels_simd.inc.c"
-#include "tanh_simd.inc.c"
-#include "update_simd.inc.c"
-const crnn_kernels_f64 crnn_kernels_avx512_f64 = {FN(matmul), FN(tanh),
-                                                  transpose_avx2_f64,
-    FN(clip), FN(adagrad), FN(rmsprop), FN(adam)};
-#include "simd_end.inc.h"
+#define TABLE crnn_kernels_avx512_f64
+#define TRANSPOSE transpose_avx2_f64
+#include "simd_instance.inc.c"
 #undef MR
 #undef NV
 #undef RV

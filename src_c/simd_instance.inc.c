@@ -1,0 +1,23 @@
+/*
+ * One instantiation of the SIMD templates, for kernels_x86.c: with `real`, the
+ * vector macros, TABLE (the kernel table to define) and TRANSPOSE (its
+ * transpose) defined, it compiles the kernels and fills the table, then
+ * forgets those macros so that the next instantiation can define its own.
+ */
+#include "kernels_simd.inc.c"
+#include "tanh_simd.inc.c"
+#include "update_simd.inc.c"
+
+#if CRNN_DOUBLE
+#define CRNN_TABLE_TYPE crnn_kernels_f64
+#else
+#define CRNN_TABLE_TYPE crnn_kernels_f32
+#endif
+const CRNN_TABLE_TYPE TABLE = {
+    FN(matmul), FN(tanh), TRANSPOSE, FN(clip), FN(adagrad), FN(rmsprop), FN(adam),
+};
+
+#undef CRNN_TABLE_TYPE
+#undef TABLE
+#undef TRANSPOSE
+#include "simd_end.inc.h"
