@@ -29,6 +29,9 @@ typedef struct {                                                                
     /* dst (C,R), its rows ldd apart <- src (R,C)^T */                            \
     void (*transpose)(real *dst, ptrdiff_t ldd, const real *src, ptrdiff_t R,     \
                       ptrdiff_t C);                                               \
+    /* d (n) <- exp(y - shift), for y <= shift (a softmax); where y - shift is \
+     * below the exponent's range, any value under its smallest normal */       \
+    void (*exp_shifted)(real *d, const real *y, ptrdiff_t n, real shift);        \
     /* element-wise training updates over flat arrays, as crnn.h states them */  \
     void (*clip)(real *g, ptrdiff_t n, double limit);                             \
     void (*adagrad)(real *p, real *memory, const real *g, ptrdiff_t n, double lr, \

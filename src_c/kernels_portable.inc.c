@@ -90,8 +90,13 @@ static void FN(adam_portable)(real *p, real *m, real *v, const real *g, ptrdiff_
     }
 }
 
+static void FN(exp_shifted_portable)(real *d, const real *y, ptrdiff_t n, real shift) {
+    for (ptrdiff_t i = 0; i < n; i++) d[i] = EXP(y[i] - shift);
+}
+
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
-    FN(matmul_portable), FN(tanh_portable), FN(transpose), FN(clip_portable),
+    FN(matmul_portable), FN(tanh_portable), FN(transpose), FN(exp_shifted_portable),
+    FN(clip_portable),
     FN(adagrad_portable), FN(rmsprop_portable), FN(adam_portable),
 };
 

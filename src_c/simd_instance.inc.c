@@ -14,7 +14,8 @@
 #define CRNN_TABLE_TYPE crnn_kernels_f32
 #endif
 const CRNN_TABLE_TYPE TABLE = {
-    FN(matmul), FN(tanh), TRANSPOSE, FN(clip), FN(adagrad), FN(rmsprop), FN(adam),
+    FN(matmul), FN(tanh),      TRANSPOSE,   FN(exp_shifted),
+    FN(clip),   FN(adagrad),   FN(rmsprop), FN(adam),
 };
 
 #undef CRNN_TABLE_TYPE

@@ -27,7 +27,7 @@ CRNN_INLINE VEC FN(tanh_small)(VEC v) {
     return VFMA(VMUL(v, s), VDIV(p, q), v);
 }
 
-/* exp(z) for 0 <= z <= 40: 2^k (1 + 2 r P(r^2) / (Q(r^2) - r P(r^2))) */
+/* exp(z) for -708 <= z <= 709: 2^k (1 + 2 r P(r^2) / (Q(r^2) - r P(r^2))) */
 CRNN_INLINE VEC FN(exp_reduced)(VEC z) {
     const VEC k = VROUND(VMUL(z, VSET1(1.4426950408889634073599)));
     VEC r = VFMA(k, VSET1(-6.93145751953125e-1), z);
@@ -55,7 +55,7 @@ CRNN_INLINE VEC FN(tanh_small)(VEC v) {
     return VFMA(VMUL(v, s), p, v);
 }
 
-/* exp(z) for 0 <= z <= 40: 2^k (1 + r + r^2 P(r)) */
+/* exp(z) for -87 <= z <= 88: 2^k (1 + r + r^2 P(r)) */
 CRNN_INLINE VEC FN(exp_reduced)(VEC z) {
     const VEC k = VROUND(VMUL(z, VSET1(1.44269504088896341f)));
     VEC r = VFMA(k, VSET1(-0.693359375f), z);
@@ -83,5 +83,20 @@ static void FN(tanh)(real *x, ptrdiff_t n) {
         const VEC t = VSELECT_LT(a, VSET1((real)0.625), FN(tanh_small)(v), large);
         if (tail == W) VSTORE(x + i, t);
         else VMASKSTORE(x + i, mask, t);
+    }
+}
+
+/* d (n) <- exp(y - shift), arguments clamped below at the exponent's range
+ * (-87 in float, -708 in double): exp of less is below the smallest normal
+ * number, and adds nothing to a softmax's sum of at least 1. */
+static void FN(exp_shifted)(real *d, const real *y, ptrdiff_t n, real shift) {
+    const VEC s = VSET1(shift), low = VSET1(CRNN_DOUBLE ? (real)-708 : (real)-87);
+    for (ptrdiff_t i = 0; i < n; i += W) {
+        const int tail = n - i < W ? (int)(n - i) : W;
+        const MASK_T mask = VMASK(tail);
+        const VEC v = tail == W ? VLOAD(y + i) : VMASKLOAD(y + i, mask);
+        const VEC e = FN(exp_reduced)(VMAX(low, VSUB(v, s))); /* a NaN passes VMAX */
+        if (tail == W) VSTORE(d + i, e);
+        else VMASKSTORE(d + i, mask, e);
     }
 }

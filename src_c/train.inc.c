@@ -10,17 +10,16 @@ int FN(crnn_softmax_xent)(real *dY, double *loss, const real *Y,
                           const int64_t *targets, ptrdiff_t N, ptrdiff_t O,
                           double scale) {
     if (!ids_in_range(targets, N, O)) return CRNN_ERR_TOKEN_ID;
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     double total = 0;
     for (ptrdiff_t n = 0; n < N; n++) {
         const real *y = Y + n * O;
         real *d = dY + n * O;
         real max = y[0];
         for (ptrdiff_t o = 1; o < O; o++) max = y[o] > max ? y[o] : max;
+        kern->exp_shifted(d, y, O, max);
         double sum = 0; /* of exp(y - max): 1 <= sum <= O, no overflow */
-        for (ptrdiff_t o = 0; o < O; o++) {
-            d[o] = EXP(y[o] - max);
-            sum += d[o];
-        }
+        for (ptrdiff_t o = 0; o < O; o++) sum += d[o];
         /* -log softmax(y)[t] = log(sum) - (y[t] - max) */
         total += log(sum) - ((double)y[targets[n]] - (double)max);
         const real inv = (real)(scale / sum);

@@ -7,7 +7,7 @@ from crnn import losses, reference
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reduction", ["sum", "mean"])
-def test_softmax_cross_entropy(dtype, reduction):
+def test_softmax_cross_entropy(dtype, reduction, kernel):
     rng = np.random.default_rng(0)
     Y = (rng.standard_normal((4, 3, 7)) * 3).astype(dtype)
     targets = rng.integers(0, 7, size=(4, 3))
@@ -32,10 +32,15 @@ def test_softmax_cross_entropy_gradient_by_finite_differences():
     np.testing.assert_allclose(dY, numeric, rtol=1e-7, atol=1e-9)
 
 
-def test_softmax_cross_entropy_is_stable_for_large_logits():
-    Y = np.array([[[1000.0, 0.0, -1000.0]]])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmax_cross_entropy_is_stable_for_large_logits(kernel, dtype):
+    Y = np.array([[[1000.0, 0.0, -1000.0, -1e30]]], dtype=dtype)
     loss, dY = losses.softmax_cross_entropy(Y, np.array([[1]]))
     assert loss == pytest.approx(1000.0) and np.all(np.isfinite(dY))
+    np.testing.assert_allclose(dY, [[[1.0, -1.0, 0.0, 0.0]]], atol=1e-30)
+    Y[0, 0, 2] = np.nan  # NaN in, NaN out
+    loss, dY = losses.softmax_cross_entropy(Y, np.array([[1]]))
+    assert np.isnan(loss)
 
 
 def test_mean_squared_error():
