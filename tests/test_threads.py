@@ -17,21 +17,24 @@ def test_eight_threads_sharing_a_model_get_the_serial_results():
     rng = np.random.default_rng(0)
     inputs = [rng.standard_normal((9, 3, 7)) if i % 2 else rng.integers(0, 7, (9, 3))
               for i in range(8)]
+    sequences = [rng.standard_normal((6, 7)) for _ in range(8)]  # the seed API's forward
     serial = [rnn.forward_batch(x) for x in inputs]
-    results = [None] * 8
+    serial_seq = [rnn.forward(x) for x in sequences]
+    results, results_seq = [None] * 8, [None] * 8
     barrier = threading.Barrier(8)
 
     def work(i):
         barrier.wait()
         for _ in range(50):
             results[i] = rnn.forward_batch(inputs[i])
+            results_seq[i] = rnn.forward(sequences[i])
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    for (Y, Hs), (Y_s, Hs_s) in zip(results, serial):
+    for (Y, Hs), (Y_s, Hs_s) in zip(results + results_seq, serial + serial_seq):
         np.testing.assert_array_equal(Y, Y_s)
         np.testing.assert_array_equal(Hs, Hs_s)
 
