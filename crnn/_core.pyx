@@ -400,6 +400,17 @@ cdef class Engine:
                 PyThread_acquire_lock(self.lock, WAIT_LOCK)
         return 0
 
+    cdef bint _acquire_states(self, object obj, Py_buffer *view, Py_ssize_t B):
+        """obj's buffer when it is B hidden states (B, H) of the model's dtype,
+        C-contiguous; False otherwise, with nothing left acquired."""
+        if not _acquire(obj, view):
+            return False
+        if view.ndim == 2 and _kind(view) == self.kind and view.shape[0] == B \
+                and view.shape[1] == self.H:
+            return True
+        PyBuffer_Release(view)
+        return False
+
     cdef bint _other_thread(self):
         return self.forward_thread != PyThread_get_thread_ident()
 
@@ -490,12 +501,9 @@ cdef class Engine:
                     if ids[n] < 0 or ids[n] >= self.I:
                         return None
             if h0 is not None:
-                if not _acquire(h0, &hv):
+                if not self._acquire_states(h0, &hv, B):
                     return None
                 have_h0 = True
-                if not (hv.ndim == 2 and _kind(&hv) == self.kind and hv.shape[0] == B
-                        and hv.shape[1] == self.H):
-                    return None
             self._reserve(T, B)
             Y = np.empty((T, B, self.O), dtype=self.dtype)
             Hs = np.empty((T, B, self.H), dtype=self.dtype)
@@ -557,12 +565,9 @@ cdef class Engine:
                     and yv.shape[1] == B and yv.shape[2] == self.O):
                 return None
             if dh is not None:
-                if not _acquire(dh, &hv):
+                if not self._acquire_states(dh, &hv, B):
                     return None
                 have_dh = True
-                if not (hv.ndim == 2 and _kind(&hv) == self.kind and hv.shape[0] == B
-                        and hv.shape[1] == self.H):
-                    return None
             dh0 = np.zeros((B, self.H), dtype=self.dtype)
             dX = np.zeros((T, B, self.I), dtype=self.dtype) if input_grad else None
             dh0_p = _address(dh0)
