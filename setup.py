@@ -50,10 +50,11 @@ core = Extension(
     "crnn._core",
     sources=["crnn/_core.pyx", "src_c/crnn.c", "src_c/dispatch.c", "src_c/kernels_x86.c"],
     include_dirs=["src_c"],
-    depends=["src_c/crnn.h", "src_c/kernels.h", "src_c/kernels_portable.inc.c",
+    depends=["crnn/_core.pxd", "crnn/_ops.pxi", "src_c/crnn.h", "src_c/kernels.h", "src_c/kernels_portable.inc.c",
              "src_c/kernels_simd.inc.c", "src_c/tanh_simd.inc.c", "src_c/simd_end.inc.h", "src_c/simd_instance.inc.c",
              "src_c/update_simd.inc.c",
-             "src_c/rnn.inc.c", "src_c/train.inc.c"],
+             "src_c/products.inc.c", "src_c/linear.inc.c", "src_c/onehot.inc.c",
+             "src_c/activation.inc.c", "src_c/elman.inc.c", "src_c/train.inc.c"],
 )
 
 setup(

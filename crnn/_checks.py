@@ -95,3 +95,40 @@ def check_token_range(ids, vocabulary, what="token ids", size_name="input_size")
         raise ValueError(
             f"{what} must be in [0, {size_name}={vocabulary}), got {bad} at index {where}"
         )
+
+
+def check_choice(name, value, choices):
+    """One of ``choices`` (strings), else ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_flag(name, value):
+    """A bool (NumPy's too); anything else is a TypeError, not a truth value."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_dropout(value):
+    """A probability in [0, 1)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"dropout must be a number in [0, 1), got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {value}")
+    return float(value)
+
+
+def check_lengths(lengths, T, B):
+    """lengths (B,) integers in [1, T], as int64."""
+    lengths = as_numeric_array("lengths", lengths)
+    if not is_token_ids(lengths):
+        raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
+    check_shape("lengths", lengths, (B,), "(B,)")
+    low, high = lengths.min(), lengths.max()
+    if low < 1 or high > T:
+        bad = low if low < 1 else high
+        where = int(np.argwhere(lengths == bad)[0, 0])
+        raise ValueError(f"lengths must be in [1, T={T}], got {bad} at index {where}")
+    return np.ascontiguousarray(lengths, dtype=np.int64)

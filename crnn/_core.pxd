@@ -17,64 +17,54 @@ cdef extern from "crnn.h" nogil:
     void crnn_tanh_f32(float *x, ptrdiff_t n)
     void crnn_tanh_f64(double *x, ptrdiff_t n)
 
-    size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H)
-    size_t crnn_output_forward_workspace(ptrdiff_t H, ptrdiff_t O)
+    int CRNN_TANH
+    int CRNN_RELU
+    size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT)
+    size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H)
 
-    void crnn_rnn_forward_f32(float *hidden_states, const float *X, const float *h0,
-                              const float *Wxh, const float *Whh, const float *bh,
-                              float *workspace, ptrdiff_t T, ptrdiff_t B,
-                              ptrdiff_t I, ptrdiff_t H)
-    void crnn_rnn_forward_f64(double *hidden_states, const double *X, const double *h0,
-                              const double *Wxh, const double *Whh, const double *bh,
-                              double *workspace, ptrdiff_t T, ptrdiff_t B,
-                              ptrdiff_t I, ptrdiff_t H)
+    void crnn_linear_forward_f32(float *Y, const float *X, const float *W, const float *b,
+                                 float *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+    void crnn_linear_forward_f64(double *Y, const double *X, const double *W, const double *b,
+                                 double *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+    void crnn_linear_backward_f32(float *dX, float *dW, float *db, const float *dY,
+                                  const float *X, const float *W, ptrdiff_t N, ptrdiff_t IN,
+                                  ptrdiff_t OUT)
+    void crnn_linear_backward_f64(double *dX, double *dW, double *db, const double *dY,
+                                  const double *X, const double *W, ptrdiff_t N, ptrdiff_t IN,
+                                  ptrdiff_t OUT)
 
-    int crnn_rnn_forward_tokens_f32(float *hidden_states, const int64_t *ids,
-                                    const float *h0, const float *Wxh, const float *Whh,
-                                    const float *bh, float *workspace, ptrdiff_t T,
-                                    ptrdiff_t B, ptrdiff_t I, ptrdiff_t H)
-    int crnn_rnn_forward_tokens_f64(double *hidden_states, const int64_t *ids,
-                                    const double *h0, const double *Wxh, const double *Whh,
-                                    const double *bh, double *workspace, ptrdiff_t T,
-                                    ptrdiff_t B, ptrdiff_t I, ptrdiff_t H)
+    int crnn_onehot_forward_f32(float *Y, const int64_t *ids, const float *W, const float *b,
+                                ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+    int crnn_onehot_forward_f64(double *Y, const int64_t *ids, const double *W, const double *b,
+                                ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+    int crnn_onehot_backward_f32(float *dW, float *db, const float *dY, const int64_t *ids,
+                                 ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+    int crnn_onehot_backward_f64(double *dW, double *db, const double *dY, const int64_t *ids,
+                                 ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
 
-    void crnn_output_forward_f32(float *Y, const float *hidden_states, const float *Why,
-                                 const float *by, float *workspace, ptrdiff_t N,
-                                 ptrdiff_t H, ptrdiff_t O)
-    void crnn_output_forward_f64(double *Y, const double *hidden_states, const double *Why,
-                                 const double *by, double *workspace, ptrdiff_t N,
-                                 ptrdiff_t H, ptrdiff_t O)
+    void crnn_elman_forward_f32(float *hidden_states, float *h_n, const float *h0,
+                                const float *Whh, const int64_t *lengths, float *workspace,
+                                ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
+                                int reverse)
+    void crnn_elman_forward_f64(double *hidden_states, double *h_n, const double *h0,
+                                const double *Whh, const int64_t *lengths, double *workspace,
+                                ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
+                                int reverse)
+    void crnn_elman_backward_f32(float *dWhh, float *dh0, float *d_hidden, const float *dh_n,
+                                 const float *h0, const float *hidden_states,
+                                 const float *Whh, const int64_t *lengths, float *workspace,
+                                 ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
+                                 int reverse)
+    void crnn_elman_backward_f64(double *dWhh, double *dh0, double *d_hidden,
+                                 const double *dh_n, const double *h0,
+                                 const double *hidden_states, const double *Whh,
+                                 const int64_t *lengths, double *workspace, ptrdiff_t T,
+                                 ptrdiff_t B, ptrdiff_t H, int activation, int reverse)
 
-    void crnn_output_backward_f32(float *d_hidden, float *dWhy, float *dby,
-                                  const float *dY, const float *hidden_states,
-                                  const float *Why, ptrdiff_t N, ptrdiff_t H, ptrdiff_t O)
-    void crnn_output_backward_f64(double *d_hidden, double *dWhy, double *dby,
-                                  const double *dY, const double *hidden_states,
-                                  const double *Why, ptrdiff_t N, ptrdiff_t H, ptrdiff_t O)
-
-    void crnn_rnn_backward_f32(float *dWxh, float *dWhh, float *dbh, float *dh0,
-                               float *dX, float *d_hidden, const float *dh_last,
-                               const float *X, const float *h0,
-                               const float *hidden_states, const float *Wxh,
-                               const float *Whh, ptrdiff_t T, ptrdiff_t B,
-                               ptrdiff_t I, ptrdiff_t H)
-    void crnn_rnn_backward_f64(double *dWxh, double *dWhh, double *dbh, double *dh0,
-                               double *dX, double *d_hidden, const double *dh_last,
-                               const double *X, const double *h0,
-                               const double *hidden_states, const double *Wxh,
-                               const double *Whh, ptrdiff_t T, ptrdiff_t B,
-                               ptrdiff_t I, ptrdiff_t H)
-
-    int crnn_rnn_backward_tokens_f32(float *dWxh, float *dWhh, float *dbh, float *dh0,
-                                     float *d_hidden, const float *dh_last,
-                                     const int64_t *ids, const float *h0,
-                                     const float *hidden_states, const float *Whh,
-                                     ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H)
-    int crnn_rnn_backward_tokens_f64(double *dWxh, double *dWhh, double *dbh, double *dh0,
-                                     double *d_hidden, const double *dh_last,
-                                     const int64_t *ids, const double *h0,
-                                     const double *hidden_states, const double *Whh,
-                                     ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H)
+    void crnn_multiply_f32(float *y, const float *x, const float *mask, ptrdiff_t n,
+                           int accumulate)
+    void crnn_multiply_f64(double *y, const double *x, const double *mask, ptrdiff_t n,
+                           int accumulate)
 
     int crnn_softmax_xent_f32(float *dY, double *loss, const float *Y, const int64_t *targets,
                               ptrdiff_t N, ptrdiff_t O, double scale)

@@ -1,14 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""The Cython layer over the C core (src_c/crnn.h): kernel selection, and the
-Engine, the compiled state of one RNN, which runs its forward and backward
-passes on NumPy buffers without the GIL.
+"""The Cython layer over the C core (src_c/crnn.h): kernel selection, the
+training kernels on flat arrays, and the Engine, the compiled state of one
+model, which runs its layers forward and backward on NumPy buffers without
+the GIL.
 
-The Engine takes input only in one canonical form (C-contiguous arrays of the
-model's dtype, int64 token ids) and returns None for anything else, without
-touching the C core; crnn/rnn.py then validates the input, with messages in
-the user's terms, converts it, and calls again. So a well-formed call costs a
-few hundred nanoseconds of Python, and no buffer of the wrong size ever
-reaches C.
+crnn/rnn.py validates what users give, with messages in their terms, and
+hands the Engine only canonical input: C-contiguous arrays of the model's
+dtype, int64 token ids and lengths. The Engine checks each buffer's kind and
+shape once more before any pointer reaches C, and raises an internal error
+when one does not fit.
 """
 from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release,
                              PyObject_GetBuffer)
@@ -185,92 +185,7 @@ def adam(floating[::1] p, floating[::1] m, floating[::1] v, const floating[::1] 
                               weight_decay, decoupled, step)
 
 
-# ---- one C function per type: these pick it ------------------------------
-
-cdef inline void _rnn_forward(bint f32, char *hidden, const char *X, const char *h0,
-                              const char *Wxh, const char *Whh, const char *bh, char *work,
-                              Py_ssize_t T, Py_ssize_t B, Py_ssize_t I,
-                              Py_ssize_t H) noexcept nogil:
-    if f32:
-        crnn_rnn_forward_f32(<float *>hidden, <const float *>X, <const float *>h0,
-                             <const float *>Wxh, <const float *>Whh, <const float *>bh,
-                             <float *>work, T, B, I, H)
-    else:
-        crnn_rnn_forward_f64(<double *>hidden, <const double *>X, <const double *>h0,
-                             <const double *>Wxh, <const double *>Whh, <const double *>bh,
-                             <double *>work, T, B, I, H)
-
-
-cdef inline int _rnn_forward_tokens(bint f32, char *hidden, const int64_t *ids,
-                                    const char *h0, const char *Wxh, const char *Whh,
-                                    const char *bh, char *work, Py_ssize_t T, Py_ssize_t B,
-                                    Py_ssize_t I, Py_ssize_t H) noexcept nogil:
-    if f32:
-        return crnn_rnn_forward_tokens_f32(<float *>hidden, ids, <const float *>h0,
-                                           <const float *>Wxh, <const float *>Whh,
-                                           <const float *>bh, <float *>work, T, B, I, H)
-    return crnn_rnn_forward_tokens_f64(<double *>hidden, ids, <const double *>h0,
-                                       <const double *>Wxh, <const double *>Whh,
-                                       <const double *>bh, <double *>work, T, B, I, H)
-
-
-cdef inline void _output_forward(bint f32, char *Y, const char *hidden, const char *Why,
-                                 const char *by, char *work, Py_ssize_t N, Py_ssize_t H,
-                                 Py_ssize_t O) noexcept nogil:
-    if f32:
-        crnn_output_forward_f32(<float *>Y, <const float *>hidden, <const float *>Why,
-                                <const float *>by, <float *>work, N, H, O)
-    else:
-        crnn_output_forward_f64(<double *>Y, <const double *>hidden, <const double *>Why,
-                                <const double *>by, <double *>work, N, H, O)
-
-
-cdef inline void _output_backward(bint f32, char *d_hidden, char *dWhy, char *dby,
-                                  const char *dY, const char *hidden, const char *Why,
-                                  Py_ssize_t N, Py_ssize_t H, Py_ssize_t O) noexcept nogil:
-    if f32:
-        crnn_output_backward_f32(<float *>d_hidden, <float *>dWhy, <float *>dby,
-                                 <const float *>dY, <const float *>hidden,
-                                 <const float *>Why, N, H, O)
-    else:
-        crnn_output_backward_f64(<double *>d_hidden, <double *>dWhy, <double *>dby,
-                                 <const double *>dY, <const double *>hidden,
-                                 <const double *>Why, N, H, O)
-
-
-cdef inline void _rnn_backward(bint f32, char *dWxh, char *dWhh, char *dbh, char *dh0,
-                               char *dX, char *d_hidden, const char *dh_last, const char *X,
-                               const char *h0, const char *hidden, const char *Wxh,
-                               const char *Whh, Py_ssize_t T, Py_ssize_t B, Py_ssize_t I,
-                               Py_ssize_t H) noexcept nogil:
-    if f32:
-        crnn_rnn_backward_f32(<float *>dWxh, <float *>dWhh, <float *>dbh, <float *>dh0,
-                              <float *>dX, <float *>d_hidden, <const float *>dh_last,
-                              <const float *>X, <const float *>h0, <const float *>hidden,
-                              <const float *>Wxh, <const float *>Whh, T, B, I, H)
-    else:
-        crnn_rnn_backward_f64(<double *>dWxh, <double *>dWhh, <double *>dbh, <double *>dh0,
-                              <double *>dX, <double *>d_hidden, <const double *>dh_last,
-                              <const double *>X, <const double *>h0, <const double *>hidden,
-                              <const double *>Wxh, <const double *>Whh, T, B, I, H)
-
-
-cdef inline int _rnn_backward_tokens(bint f32, char *dWxh, char *dWhh, char *dbh,
-                                     char *dh0, char *d_hidden, const char *dh_last,
-                                     const int64_t *ids, const char *h0, const char *hidden,
-                                     const char *Whh, Py_ssize_t T, Py_ssize_t B,
-                                     Py_ssize_t I, Py_ssize_t H) noexcept nogil:
-    if f32:
-        return crnn_rnn_backward_tokens_f32(<float *>dWxh, <float *>dWhh, <float *>dbh,
-                                            <float *>dh0, <float *>d_hidden,
-                                            <const float *>dh_last, ids, <const float *>h0,
-                                            <const float *>hidden, <const float *>Whh,
-                                            T, B, I, H)
-    return crnn_rnn_backward_tokens_f64(<double *>dWxh, <double *>dWhh, <double *>dbh,
-                                        <double *>dh0, <double *>d_hidden,
-                                        <const double *>dh_last, ids, <const double *>h0,
-                                        <const double *>hidden, <const double *>Whh,
-                                        T, B, I, H)
+include "_ops.pxi"
 
 
 # ---- buffers --------------------------------------------------------------
@@ -306,6 +221,25 @@ cdef bint _acquire(object obj, Py_buffer *view):
     return True
 
 
+cdef char *_data(object array, Kind kind, tuple shape) except NULL:
+    """The memory of a C-contiguous array of this kind and shape. crnn/rnn.py
+    validates what users give; anything else reaching here is crnn's bug."""
+    cdef Py_buffer view
+    cdef Py_ssize_t i
+    if not _acquire(array, &view):
+        raise RuntimeError("crnn internal error: the engine needs a C-contiguous array")
+    cdef char *p = <char *>view.buf
+    cdef bint fits = _kind(&view) == kind and view.ndim == len(shape)
+    if fits:
+        for i in range(view.ndim):
+            fits = fits and view.shape[i] == <Py_ssize_t>shape[i]
+    PyBuffer_Release(&view)
+    if not fits:
+        raise RuntimeError(f"crnn internal error: the engine got an array that is not "
+                           f"{shape} of kind {kind}")
+    return p
+
+
 cdef char *_address(object array) except NULL:
     """The start of a C-contiguous array's memory, valid while it lives."""
     cdef Py_buffer view
@@ -315,72 +249,50 @@ cdef char *_address(object array) except NULL:
     return p
 
 
-cdef void _to_real(char *dst, bint f32, const char *src, Kind kind, Py_ssize_t n) noexcept nogil:
-    """dst[i] = src[i] for n numbers, converted to float or double."""
-    cdef Py_ssize_t i
-    cdef double value
-    for i in range(n):
-        if kind == FLOAT32:
-            value = (<const float *>src)[i]
-        elif kind == FLOAT64:
-            value = (<const double *>src)[i]
-        elif kind == INT64:
-            value = <double>(<const int64_t *>src)[i]
-        elif kind == INT32:
-            value = (<const int32_t *>src)[i]
-        else:
-            value = (<const unsigned char *>src)[i] != 0
-        if f32:
-            (<float *>dst)[i] = <float>value
-        else:
-            (<double *>dst)[i] = value
-
-
 cdef class Engine:
-    """The compiled state of one RNN: pointers into its parameters, its
-    gradients and its scratch buffers, and what its last forward left for
-    backward. Methods return None, having changed nothing, when their input is
-    not in canonical form (see the module's docstring).
+    """The compiled state of one model: where each layer's parameters and
+    gradients lie in their flat allocations, scratch buffers, and what the
+    last forward left for backward.
 
     Threads: every call holds the engine's lock, taken without the GIL, so
     calls from several threads run one after another on one engine (its
-    scratch buffers are one per engine) and never see each other's half
-    work; other engines run meanwhile, the GIL released. A backward must come
-    from the thread whose forward it follows: ``forward_thread`` tells which.
+    scratch is one per engine) and never see each other's half work; other
+    engines run meanwhile, the GIL released. A backward must come from the
+    thread whose forward it follows: ``forward_thread`` tells which.
     """
-    cdef readonly Py_ssize_t I, H, O
+    cdef readonly Py_ssize_t I, H, O, D, L
     cdef readonly object dtype
+    cdef int activation
     cdef bint f32
     cdef Kind kind
     cdef Py_ssize_t item, n_params
     cdef object _keep  # the arrays the pointers below point into
     cdef char *params
     cdef char *grads
-    cdef char *Wxh
-    cdef char *Whh
-    cdef char *bh
-    cdef char *Why
-    cdef char *by
-    cdef char *dWxh
-    cdef char *dWhh
-    cdef char *dbh
-    cdef char *dWhy
-    cdef char *dby
-    cdef char *work
-    cdef char *dY_row
+    cdef Py_ssize_t *offsets  # (L*D, 3): Wxh, Whh, bh (-1: none), in elements
+    cdef Py_ssize_t out_W, out_b  # the output layer's, -1 when it has none
     # scratch, grown to the most rows (T*B) and sequences (B) asked for
     cdef Py_ssize_t rows, batch
-    cdef object _scratch
-    cdef char *hidden
-    cdef char *d_hidden
+    cdef dict _scratch
     cdef char *inputs
-    cdef char *h0
     cdef int64_t *ids
+    cdef char *hidden     # (L*D, T, B, H): each layer's and direction's states
+    cdef char *outputs    # (L, T, B, 2H): both directions' side by side (D = 2)
+    cdef char *dropped    # (L-1, T, B, D*H): a layer's output after dropout
+    cdef char *d_top      # (T, B, D*H): dLoss/d(a layer's output)
+    cdef char *d_below
+    cdef char *d_hidden   # (D, T, B, H): the same, per direction (D = 2)
+    cdef char *dY_valid   # (T, B, O): dY without the rows past each length
+    cdef char *h0
+    cdef int64_t *lengths
+    cdef char *workspace
     # the last forward: "forward", "forward_batch", or "" (none to use)
     cdef readonly str last
     cdef readonly Py_ssize_t T, B
     cdef readonly bint tokens
-    cdef bint has_h0
+    cdef bint has_h0, has_lengths, last_only
+    cdef object masks       # its dropout masks (L-1, T, B, D*H), or None
+    cdef char *mask_p
     cdef readonly unsigned long forward_thread
     cdef PyThread_type_lock lock
 
@@ -400,294 +312,317 @@ cdef class Engine:
                 PyThread_acquire_lock(self.lock, WAIT_LOCK)
         return 0
 
-    cdef bint _acquire_states(self, object obj, Py_buffer *view, Py_ssize_t B):
-        """obj's buffer when it is B hidden states (B, H) of the model's dtype,
-        C-contiguous; False otherwise, with nothing left acquired."""
-        if not _acquire(obj, view):
-            return False
-        if view.ndim == 2 and _kind(view) == self.kind and view.shape[0] == B \
-                and view.shape[1] == self.H:
-            return True
-        PyBuffer_Release(view)
-        return False
-
-    cdef bint _other_thread(self):
-        return self.forward_thread != PyThread_get_thread_ident()
-
-    def __init__(self, params, grads, dict offsets, Py_ssize_t I, Py_ssize_t H,
-                 Py_ssize_t O):
+    def __init__(self, params, grads, layout, str nonlinearity):
         """params, grads: the flat parameter and gradient arrays (float32 or
-        float64); offsets: where Wxh, Whh, bh, Why, by start in them."""
-        self.I, self.H, self.O = I, H, O
+        float64); layout: their crnn.layers.Layout."""
+        self.I, self.H = layout.input_size, layout.hidden_size
+        self.O = layout.output_size or 0
+        self.D, self.L = layout.directions, layout.num_layers
+        self.activation = CRNN_RELU if nonlinearity == "relu" else CRNN_TANH
         self.dtype = params.dtype
         self.f32 = self.dtype == np.float32
         self.kind = FLOAT32 if self.f32 else FLOAT64
         self.item = self.dtype.itemsize
         self.n_params = params.size
-        work = np.empty(max(crnn_rnn_forward_workspace(I, H),
-                            crnn_output_forward_workspace(H, O)), dtype=self.dtype)
-        dY_row = np.empty(O, dtype=self.dtype)
-        self._keep = (params, grads, work, dY_row)
-        self.params = _address(params)
-        self.grads = _address(grads)
-        self.Wxh = self.params + self.item * <Py_ssize_t>offsets["Wxh"]
-        self.Whh = self.params + self.item * <Py_ssize_t>offsets["Whh"]
-        self.bh = self.params + self.item * <Py_ssize_t>offsets["bh"]
-        self.Why = self.params + self.item * <Py_ssize_t>offsets["Why"]
-        self.by = self.params + self.item * <Py_ssize_t>offsets["by"]
-        self.dWxh = self.grads + (self.Wxh - self.params)
-        self.dWhh = self.grads + (self.Whh - self.params)
-        self.dbh = self.grads + (self.bh - self.params)
-        self.dWhy = self.grads + (self.Why - self.params)
-        self.dby = self.grads + (self.by - self.params)
-        self.work = _address(work)
-        self.dY_row = _address(dY_row)
+        table = np.array([[layout.offsets[w], layout.offsets[r],
+                           layout.offsets[b] if b is not None else -1]
+                          for _, _, w, r, b in layout.recurrent()], dtype=np.intp)
+        self._keep = (params, grads, table)
+        self.params, self.grads = _address(params), _address(grads)
+        self.offsets = <Py_ssize_t *>_address(table)
+        self.out_W = layout.offsets["Why"] if self.O else -1
+        self.out_b = layout.offsets["by"] if self.O else -1
         self.rows = self.batch = 0
         self._scratch = {}
         self.last = ""
 
     cdef int _reserve(self, Py_ssize_t T, Py_ssize_t B) except -1:
         """Scratch for T*B rows and B sequences; grows, never shrinks."""
-        cdef Py_ssize_t rows = T * B
+        cdef Py_ssize_t rows = T * B, H = self.H, DH = self.D * self.H, LD = self.L * self.D
+        cdef size_t work
         if rows > self.rows:
             rows = max(rows, 2 * self.rows)  # few regrowths for slowly rising sizes
-            self._scratch["hidden"] = np.empty(rows * self.H, dtype=self.dtype)
-            self._scratch["d_hidden"] = np.empty(rows * self.H, dtype=self.dtype)
-            self._scratch["inputs"] = np.empty(rows * self.I, dtype=self.dtype)
-            self._scratch["ids"] = np.empty(rows, dtype=np.int64)
-            self.hidden = _address(self._scratch["hidden"])
-            self.d_hidden = _address(self._scratch["d_hidden"])
-            self.inputs = _address(self._scratch["inputs"])
-            self.ids = <int64_t *>_address(self._scratch["ids"])
+            s = self._scratch
+            s["inputs"] = np.empty(rows * self.I, dtype=self.dtype)
+            s["ids"] = np.empty(rows, dtype=np.int64)
+            s["hidden"] = np.empty(LD * rows * H, dtype=self.dtype)
+            s["outputs"] = np.empty(self.L * rows * DH if self.D == 2 else 1, dtype=self.dtype)
+            s["dropped"] = np.empty(max(self.L - 1, 1) * rows * DH, dtype=self.dtype)
+            s["d_top"] = np.empty(rows * DH, dtype=self.dtype)
+            s["d_below"] = np.empty(rows * DH, dtype=self.dtype)
+            s["d_hidden"] = np.empty(self.D * rows * H, dtype=self.dtype)
+            s["dY_valid"] = np.empty(rows * max(self.O, 1), dtype=self.dtype)
+            self.inputs, self.ids = _address(s["inputs"]), <int64_t *>_address(s["ids"])
+            self.hidden, self.outputs = _address(s["hidden"]), _address(s["outputs"])
+            self.dropped, self.d_top = _address(s["dropped"]), _address(s["d_top"])
+            self.d_below, self.d_hidden = _address(s["d_below"]), _address(s["d_hidden"])
+            self.dY_valid = _address(s["dY_valid"])
             self.rows = rows
             self.last = ""  # what it recorded is gone
         if B > self.batch:
-            self._scratch["h0"] = np.empty(B * self.H, dtype=self.dtype)
+            work = max(crnn_linear_workspace(self.I, H), crnn_linear_workspace(DH, H),
+                       crnn_linear_workspace(DH, max(self.O, 1)), crnn_elman_workspace(B, H))
+            self._scratch["h0"] = np.empty(LD * B * H, dtype=self.dtype)
+            self._scratch["lengths"] = np.empty(B, dtype=np.int64)
+            self._scratch["workspace"] = np.empty(work, dtype=self.dtype)
             self.h0 = _address(self._scratch["h0"])
+            self.lengths = <int64_t *>_address(self._scratch["lengths"])
+            self.workspace = _address(self._scratch["workspace"])
             self.batch = B
         return 0
 
-    def forward_batch(self, X, h0):
+    def forward(self, X, h0, lengths, masks, str kind, bint last_only):
         self._acquire()
         try:
-            return self._forward_batch(X, h0)
+            return self._forward(X, h0, lengths, masks, kind, last_only)
         finally:
             PyThread_release_lock(self.lock)
 
-    def _forward_batch(self, X, h0):
+    def _forward(self, X, h0, lengths, masks, str kind, bint last_only):
+        if not isinstance(X, np.ndarray) or X.ndim not in (2, 3):
+            raise RuntimeError("crnn internal error: the engine needs X as an array (T, B[, I])")
+        return self._run_forward(X, h0, lengths, masks, kind, last_only)
+
+    def _run_forward(self, X, h0, lengths, masks, str kind, bint last_only):
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
-        [0, I); h0: None or (B, H). Returns Y (T, B, O) and Hs (T, B, H)."""
-        cdef Py_buffer xv, hv
-        cdef bint have_h0 = False, tokens
-        cdef Py_ssize_t T, B, N, n
-        cdef int status = CRNN_OK
-        cdef const int64_t *ids
-        if not _acquire(X, &xv):
-            return None
-        try:
-            if xv.ndim == 3 and _kind(&xv) == self.kind and xv.shape[2] == self.I:
-                tokens = False
-            elif xv.ndim == 2 and _kind(&xv) == INT64:
-                tokens = True
-            else:
-                return None
-            T, B = xv.shape[0], xv.shape[1]
-            N = T * B
-            if N == 0:
-                return None
-            if tokens:  # checked before anything changes, so a refusal leaves all as it was
-                ids = <const int64_t *>xv.buf
-                for n in range(N):
-                    if ids[n] < 0 or ids[n] >= self.I:
-                        return None
-            if h0 is not None:
-                if not self._acquire_states(h0, &hv, B):
-                    return None
-                have_h0 = True
-            self._reserve(T, B)
-            Y = np.empty((T, B, self.O), dtype=self.dtype)
-            Hs = np.empty((T, B, self.H), dtype=self.dtype)
-            y, hs = _address(Y), _address(Hs)
-            self.last = ""
-            with nogil:
-                # keep copies: backward reads them after the caller may have changed theirs
-                if tokens:
-                    memcpy(self.ids, xv.buf, N * sizeof(int64_t))
-                else:
-                    memcpy(self.inputs, xv.buf, N * self.I * self.item)
-                if have_h0:
-                    memcpy(self.h0, hv.buf, B * self.H * self.item)
-                if tokens:
-                    status = _rnn_forward_tokens(self.f32, self.hidden, self.ids,
-                                                 self.h0 if have_h0 else NULL, self.Wxh,
-                                                 self.Whh, self.bh, self.work, T, B, self.I,
-                                                 self.H)
-                else:
-                    _rnn_forward(self.f32, self.hidden, self.inputs,
-                                 self.h0 if have_h0 else NULL, self.Wxh, self.Whh, self.bh,
-                                 self.work, T, B, self.I, self.H)
-                if status == CRNN_OK:
-                    _output_forward(self.f32, y, self.hidden, self.Why, self.by, self.work,
-                                    N, self.H, self.O)
-                    memcpy(hs, self.hidden, N * self.H * self.item)
-            if status != CRNN_OK:
-                raise RuntimeError("crnn: token ids changed during forward_batch")
-            self.last, self.T, self.B = "forward_batch", T, B
-            self.tokens, self.has_h0 = tokens, have_h0
-            self.forward_thread = PyThread_get_thread_ident()
-            return Y, Hs
-        finally:
-            PyBuffer_Release(&xv)
-            if have_h0:
-                PyBuffer_Release(&hv)
-
-    def backward_batch(self, dY, dh, bint input_grad):
-        self._acquire()
-        try:
-            return self._backward_batch(dY, dh, input_grad)
-        finally:
-            PyThread_release_lock(self.lock)
-
-    def _backward_batch(self, dY, dh, bint input_grad):
-        """BPTT of the last forward_batch from dY (T, B, O) and dh (B, H) or
-        None, into the gradient array. Returns dh0 (B, H) and dX (T, B, I) or
-        None."""
-        cdef Py_buffer yv, hv
-        cdef bint have_dh = False
-        cdef Py_ssize_t T = self.T, B = self.B, N = self.T * self.B
-        cdef char *dx = NULL
-        if self.last != "forward_batch" or (input_grad and self.tokens) or self._other_thread():
-            return None
-        if not _acquire(dY, &yv):
-            return None
-        try:
-            if not (yv.ndim == 3 and _kind(&yv) == self.kind and yv.shape[0] == T
-                    and yv.shape[1] == B and yv.shape[2] == self.O):
-                return None
-            if dh is not None:
-                if not self._acquire_states(dh, &hv, B):
-                    return None
-                have_dh = True
-            dh0 = np.zeros((B, self.H), dtype=self.dtype)
-            dX = np.zeros((T, B, self.I), dtype=self.dtype) if input_grad else None
-            dh0_p = _address(dh0)
-            if input_grad:
-                dx = _address(dX)
-            with nogil:
-                memset(self.grads, 0, self.n_params * self.item)
-                memset(self.d_hidden, 0, N * self.H * self.item)
-                _output_backward(self.f32, self.d_hidden, self.dWhy, self.dby, <const char *>yv.buf,
-                                 self.hidden, self.Why, N, self.H, self.O)
-                if self.tokens:
-                    _rnn_backward_tokens(self.f32, self.dWxh, self.dWhh, self.dbh, dh0_p,
-                                         self.d_hidden,
-                                         <const char *>hv.buf if have_dh else NULL,
-                                         self.ids, self.h0 if self.has_h0 else NULL,
-                                         self.hidden, self.Whh, T, B, self.I, self.H)
-                else:
-                    _rnn_backward(self.f32, self.dWxh, self.dWhh, self.dbh, dh0_p, dx,
-                                  self.d_hidden, <const char *>hv.buf if have_dh else NULL,
-                                  self.inputs, self.h0 if self.has_h0 else NULL, self.hidden,
-                                  self.Wxh, self.Whh, T, B, self.I, self.H)
-            return dh0, dX
-        finally:
-            PyBuffer_Release(&yv)
-            if have_dh:
-                PyBuffer_Release(&hv)
-
-    def forward_sequence(self, inputs):
-        self._acquire()
-        try:
-            return self._forward_sequence(inputs)
-        finally:
-            PyThread_release_lock(self.lock)
-
-    def _forward_sequence(self, inputs):
-        """The seed API: one sequence, a list or tuple of T arrays of I numbers
-        each, or an array (T, I), from a zero state. Returns the output of the
-        last step (O, 1) and the last hidden state (H, 1)."""
-        cdef Py_buffer v
-        cdef Py_ssize_t T, t, I = self.I
-        cdef Kind kind
-        if isinstance(inputs, (list, tuple)):
-            T = len(inputs)
-            if T == 0:
-                return None
-            self._reserve(T, 1)
-            self.last = ""
-            for t in range(T):  # convert step by step into the inputs buffer
-                if not _acquire(inputs[t], &v):
-                    return None
-                kind = _kind(&v)
-                if kind == OTHER or v.len != I * v.itemsize:
-                    PyBuffer_Release(&v)
-                    return None
-                _to_real(self.inputs + t * I * self.item, self.f32, <const char *>v.buf, kind, I)
-                PyBuffer_Release(&v)
-        else:
-            if not _acquire(inputs, &v):
-                return None
-            kind = _kind(&v)
-            if v.ndim != 2 or kind == OTHER or v.shape[0] == 0 or v.shape[1] != I:
-                PyBuffer_Release(&v)
-                return None
-            T = v.shape[0]
-            self._reserve(T, 1)
-            self.last = ""
-            _to_real(self.inputs, self.f32, <const char *>v.buf, kind, T * I)
-            PyBuffer_Release(&v)
-        output = np.empty((self.O, 1), dtype=self.dtype)
-        h = np.empty((self.H, 1), dtype=self.dtype)
-        out_p, h_p = _address(output), _address(h)
-        last_state = self.hidden + (T - 1) * self.H * self.item
+        [0, I); h0: None or (L*D, B, H); lengths: None or int64 (B,) in
+        [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
+        (T, B, O), or (B, O) of the last step with last_only, or None without
+        an output layer; the top layer's output (T, B, D*H); h_n (L*D, B, H).
+        ``kind`` names the call for backward's check."""
+        cdef Py_ssize_t T = X.shape[0], B = X.shape[1], LD = self.L * self.D
+        cdef bint tokens = X.ndim == 2
+        cdef tuple x_shape = (T, B)
+        if not tokens:
+            x_shape = (T, B, self.I)
+        cdef char *x = _data(X, INT64 if tokens else self.kind, x_shape)
+        cdef char *h0_p = NULL
+        cdef char *lengths_p = NULL
+        cdef char *mask_p = NULL
+        if T * B == 0:
+            raise RuntimeError("crnn internal error: an empty batch reached the engine")
+        if h0 is not None:
+            h0_p = _data(h0, self.kind, (LD, B, self.H))
+        if lengths is not None:
+            lengths_p = _data(lengths, INT64, (B,))
+        if masks is not None:
+            mask_p = _data(masks, self.kind, (self.L - 1, T, B, self.D * self.H))
+        self._reserve(T, B)
+        Y = None
+        if self.O:
+            Y = np.empty((B, self.O), dtype=self.dtype) if last_only else \
+                np.empty((T, B, self.O), dtype=self.dtype)
+        top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
+        h_n = np.empty((LD, B, self.H), dtype=self.dtype)
+        cdef char *y = _address(Y) if Y is not None else NULL
+        cdef char *top_p = _address(top)
+        cdef char *h_n_p = _address(h_n)
+        cdef int status
+        self.last = ""
+        self.T, self.B, self.tokens, self.last_only = T, B, tokens, last_only
+        self.has_h0, self.has_lengths = h0 is not None, lengths is not None
+        self.masks, self.mask_p = masks, mask_p
         with nogil:
-            _rnn_forward(self.f32, self.hidden, self.inputs, NULL, self.Wxh, self.Whh, self.bh,
-                         self.work, T, 1, I, self.H)
-            _output_forward(self.f32, out_p, last_state, self.Why, self.by, self.work, 1,
-                            self.H, self.O)
-            memcpy(h_p, last_state, self.H * self.item)
-        self.last, self.T, self.B, self.tokens, self.has_h0 = "forward", T, 1, False, False
+            # keep copies: backward reads them after the caller may have changed theirs
+            memcpy(<char *>self.ids if tokens else self.inputs, x,
+                   T * B * (sizeof(int64_t) if tokens else self.I * self.item))
+            if h0_p != NULL:
+                memcpy(self.h0, h0_p, LD * B * self.H * self.item)
+            if lengths_p != NULL:
+                memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
+            if self.f32:
+                status = _forward(self, <float *>self.params, <float *>y, <float *>top_p,
+                                  <float *>h_n_p)
+            else:
+                status = _forward(self, <double *>self.params, <double *>y, <double *>top_p,
+                                  <double *>h_n_p)
+        if status != CRNN_OK:
+            raise RuntimeError("crnn: token ids changed during the forward pass")
+        self.last = kind
         self.forward_thread = PyThread_get_thread_ident()
-        return output, h
+        return Y, top, h_n
 
-    def backward_sequence(self, d_y, double learning_rate):
+    def backward(self, dY, dh, bint input_grad):
         self._acquire()
         try:
-            return self._backward_sequence(d_y, learning_rate)
+            return self._backward(dY, dh, input_grad)
         finally:
             PyThread_release_lock(self.lock)
 
-    def _backward_sequence(self, d_y, double learning_rate):
-        """The seed API: BPTT of the last forward_sequence from d_y, O numbers
-        shaped (O, 1) or (O,), into the gradient array, then one SGD step.
-        Uses up the forward. Returns True, or None for non-canonical input."""
-        cdef Py_buffer v
-        cdef Kind kind
-        cdef Py_ssize_t T = self.T, i, H = self.H
-        if self.last != "forward" or self._other_thread() or not _acquire(d_y, &v):
-            return None
-        kind = _kind(&v)
-        if (kind == OTHER or v.len != self.O * v.itemsize or v.ndim not in (1, 2)
-                or (v.ndim == 2 and v.shape[1] != 1)):
-            PyBuffer_Release(&v)
-            return None
-        _to_real(self.dY_row, self.f32, <const char *>v.buf, kind, self.O)
-        PyBuffer_Release(&v)
-        cdef char *last_state = self.hidden + (T - 1) * H * self.item
+    def _backward(self, dY, dh, bint input_grad):
+        """BPTT of the last forward into the gradient array, from dY (shaped
+        as that forward's Y, or as its top output without an output layer)
+        and dh (L*D, B, H) or None. Returns dh0 (L*D, B, H) and dX (T, B, I)
+        or None."""
+        cdef Py_ssize_t T = self.T, B = self.B, LD = self.L * self.D
+        if self.last == "" or self.forward_thread != PyThread_get_thread_ident() \
+                or (input_grad and self.tokens):
+            raise RuntimeError("crnn internal error: a backward the engine cannot run")
+        cdef tuple shape = (T, B, self.D * self.H)
+        if self.O:
+            shape = (T, B, self.O)
+            if self.last_only:
+                shape = (B, self.O)
+        cdef char *dY_p = _data(dY, self.kind, shape)
+        cdef char *dh_p = NULL
+        if dh is not None:
+            dh_p = _data(dh, self.kind, (LD, B, self.H))
+        dh0 = np.zeros((LD, B, self.H), dtype=self.dtype)
+        dX = np.zeros((T, B, self.I), dtype=self.dtype) if input_grad else None
+        cdef char *dh0_p = _address(dh0)
+        cdef char *dX_p = _address(dX) if input_grad else NULL
+        cdef int status
         with nogil:
             memset(self.grads, 0, self.n_params * self.item)
-            memset(self.d_hidden, 0, T * H * self.item)
-            # only the last step has an output, so only its row of d_hidden gets one
-            _output_backward(self.f32, self.d_hidden + (T - 1) * H * self.item, self.dWhy,
-                             self.dby, self.dY_row, last_state, self.Why, 1, H, self.O)
-            _rnn_backward(self.f32, self.dWxh, self.dWhh, self.dbh, NULL, NULL, self.d_hidden,
-                          NULL, self.inputs, NULL, self.hidden, self.Wxh, self.Whh, T, 1,
-                          self.I, H)
             if self.f32:
-                for i in range(self.n_params):
-                    (<float *>self.params)[i] -= <float>learning_rate * (<float *>self.grads)[i]
+                status = _backward(self, <float *>self.params, <const float *>dY_p,
+                                   <const float *>dh_p, <float *>dh0_p, <float *>dX_p)
             else:
-                for i in range(self.n_params):
-                    (<double *>self.params)[i] -= learning_rate * (<double *>self.grads)[i]
+                status = _backward(self, <double *>self.params, <const double *>dY_p,
+                                   <const double *>dh_p, <double *>dh0_p, <double *>dX_p)
+        if status != CRNN_OK:
+            raise RuntimeError("crnn: token ids changed during the backward pass")
+        return dh0, dX
+
+    def use_up(self):
+        """Forget the last forward (the seed API's backward uses it up)."""
         self.last = ""
-        return True
+
+
+# ---- the layer loop, written once for both floating types ----------------
+
+cdef inline floating *_at(char *base, Py_ssize_t elements, floating *typed) noexcept nogil:
+    """base + elements, as a floating pointer (``typed`` only picks the type)."""
+    return <floating *>base + elements
+
+
+cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
+                  floating *h_n) noexcept nogil:
+    cdef Py_ssize_t T = e.T, B = e.B, N = e.T * e.B, H = e.H, D = e.D
+    cdef Py_ssize_t DH = D * H, l, d, k, IN
+    cdef floating *ws = _at(e.workspace, 0, params)
+    cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
+    cdef const floating *layer_input = _at(e.inputs, 0, params)
+    cdef floating *hs
+    cdef floating *out = _layer_output(e, 0, params)
+    cdef const Py_ssize_t *off
+    for l in range(e.L):
+        IN = e.I if l == 0 else DH
+        for d in range(D):
+            k = l * D + d
+            off = e.offsets + 3 * k
+            hs = _at(e.hidden, k * N * H, params)
+            # the input projection of all T*B rows, then the recurrence
+            if l == 0 and e.tokens:
+                if onehot_forward(hs, e.ids, params + off[0],
+                                  params + off[2] if off[2] >= 0 else NULL,
+                                  N, IN, H) != CRNN_OK:
+                    return CRNN_ERR_TOKEN_ID
+            else:
+                linear_forward(hs, layer_input, params + off[0],
+                               params + off[2] if off[2] >= 0 else NULL, ws, N, IN, H)
+            elman_forward(hs, h_n + k * B * H,
+                          _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
+                          params + off[1], lengths, ws, T, B, H, e.activation, d)
+        out = _layer_output(e, l, params)
+        if D == 2:
+            join_directions(out, _at(e.hidden, 2 * l * N * H, params),
+                            _at(e.hidden, (2 * l + 1) * N * H, params), N, H)
+        layer_input = out
+        if e.mask_p != NULL and l < e.L - 1:  # dropout on every output but the top's
+            multiply(_at(e.dropped, l * N * DH, params), out,
+                     _at(e.mask_p, l * N * DH, params), N * DH, 0)
+            layer_input = _at(e.dropped, l * N * DH, params)
+    memcpy(top, out, N * DH * sizeof(floating))
+    if e.O:
+        if e.last_only:  # the seed API: the output of the last step only
+            linear_forward(Y, out + (T - 1) * B * DH, params + e.out_W, params + e.out_b,
+                           ws, B, DH, e.O)
+        else:
+            linear_forward(Y, out, params + e.out_W, params + e.out_b, ws, N, DH, e.O)
+            if lengths != NULL:
+                zero_rows_past_lengths(Y, lengths, T, B, e.O)
+    return CRNN_OK
+
+
+cdef inline floating *_layer_output(Engine e, Py_ssize_t l, floating *typed) noexcept nogil:
+    """Layer l's output (T, B, D*H): its states, or both directions' joined."""
+    cdef Py_ssize_t N = e.T * e.B
+    if e.D == 1:
+        return _at(e.hidden, l * N * e.H, typed)
+    return _at(e.outputs, l * N * 2 * e.H, typed)
+
+
+cdef inline const floating *_layer_input(Engine e, Py_ssize_t l, floating *typed) noexcept nogil:
+    """What layer l read: the inputs, or the layer below's output (after dropout)."""
+    cdef Py_ssize_t N = e.T * e.B
+    if l == 0:
+        return _at(e.inputs, 0, typed)
+    if e.mask_p != NULL:
+        return _at(e.dropped, (l - 1) * N * e.D * e.H, typed)
+    return _layer_output(e, l - 1, typed)
+
+
+cdef int _backward(Engine e, floating *params, const floating *dY, const floating *dh,
+                   floating *dh0, floating *dX) noexcept nogil:
+    cdef Py_ssize_t T = e.T, B = e.B, N = e.T * e.B, H = e.H, D = e.D
+    cdef Py_ssize_t DH = D * H, l, d, k, IN
+    cdef floating *grads = _at(e.grads, 0, params)
+    cdef floating *ws = _at(e.workspace, 0, params)
+    cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
+    cdef floating *d_top = _at(e.d_top, 0, params)
+    cdef floating *d_below = _at(e.d_below, 0, params)
+    cdef floating *swap
+    cdef floating *d_hs
+    cdef floating *dY_valid
+    cdef floating *top = _layer_output(e, e.L - 1, params)
+    cdef const Py_ssize_t *off
+    # dLoss/d(top layer's output), from the output layer or given
+    if not e.O:
+        memcpy(d_top, dY, N * DH * sizeof(floating))
+    else:
+        memset(d_top, 0, N * DH * sizeof(floating))
+        if e.last_only:
+            linear_backward(d_top + (T - 1) * B * DH, grads + e.out_W, grads + e.out_b, dY,
+                            top + (T - 1) * B * DH, params + e.out_W, B, DH, e.O)
+        else:
+            if lengths != NULL:  # steps past a sequence's length have no output
+                dY_valid = _at(e.dY_valid, 0, params)
+                memcpy(dY_valid, dY, N * e.O * sizeof(floating))
+                zero_rows_past_lengths(dY_valid, lengths, T, B, e.O)
+                dY = dY_valid
+            linear_backward(d_top, grads + e.out_W, grads + e.out_b, dY, top,
+                            params + e.out_W, N, DH, e.O)
+    for l in range(e.L - 1, -1, -1):
+        IN = e.I if l == 0 else DH
+        if D == 2:
+            split_directions(_at(e.d_hidden, 0, params), _at(e.d_hidden, N * H, params),
+                             d_top, N, H)
+        if l > 0:
+            memset(d_below, 0, N * DH * sizeof(floating))
+        for d in range(D):
+            k = l * D + d
+            off = e.offsets + 3 * k
+            d_hs = d_top if D == 1 else _at(e.d_hidden, d * N * H, params)
+            elman_backward(grads + off[1], dh0 + k * B * H, d_hs,
+                           dh + k * B * H if dh != NULL else NULL,
+                           _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
+                           _at(e.hidden, k * N * H, params), params + off[1], lengths, ws,
+                           T, B, H, e.activation, d)
+            # d_hs is now dLoss/da: through the input projection
+            if l == 0 and e.tokens:
+                if onehot_backward(grads + off[0], grads + off[2] if off[2] >= 0 else NULL,
+                                   d_hs, e.ids, N, IN, H) != CRNN_OK:
+                    return CRNN_ERR_TOKEN_ID
+            else:
+                linear_backward(d_below if l > 0 else dX, grads + off[0],
+                                grads + off[2] if off[2] >= 0 else NULL, d_hs,
+                                _layer_input(e, l, params), params + off[0], N, IN, H)
+        if l > 0:  # d_below is dLoss/d(layer l-1's output, after dropout)
+            if e.mask_p != NULL:
+                multiply(d_top, d_below, _at(e.mask_p, (l - 1) * N * DH, params), N * DH, 0)
+            else:
+                swap = d_top
+                d_top = d_below
+                d_below = swap
+    return CRNN_OK

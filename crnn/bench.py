@@ -3,8 +3,12 @@
     python -m crnn.bench                       # every configuration, float32, 1 thread
     python -m crnn.bench --config charrnn --config 10,4,8,16,8 --dtype float64
     python -m crnn.bench --threads 2 --json out.json --plot out.png
+    python -m crnn.bench --config charrnn --layers 2 --bidirectional --lengths
 
-Each system gets the same weights and inputs. Times are medians of repeated
+Each system gets the same weights and inputs. ``--layers``, ``--bidirectional``
+and ``--lengths`` (each sequence's length drawn uniformly from [T/2, T];
+PyTorch then runs ``pack_padded_sequence``, ONNX Runtime ``sequence_lens``)
+change the model; a row's configuration names them ("medium L2 bi len"). Times are medians of repeated
 runs, measured in one process, one system after the other; ratios are a
 peer's median over crnn's. Forward is the recurrence and the output layer at
 every step; forward+backward adds BPTT from dY to every parameter gradient
@@ -30,6 +34,7 @@ import numpy as np
 
 from . import RNN, _core, reference
 from ._files import atomic_write
+from .layers import Layout
 
 CONFIGS = {  # T, B, I, H, O
     "seed": (3, 1, 3, 3, 2),
@@ -53,15 +58,32 @@ TARGETS = [
     ("medium", "torch", "fwd+bwd", "float64", 1, 1.5),
     ("large", "torch", "fwd+bwd", "float64", 1, 1.1),
 ]
+# the Elman family's issue, on models beyond one layer and direction
+TARGETS += [
+    ("charrnn L2", "torch", "fwd+bwd", "float32", 1, 15),
+    ("small bi", "torch", "fwd+bwd", "float32", 1, 20),
+    ("medium L2", "torch", "fwd+bwd", "float32", 1, 1.5),
+    ("medium len", "torch", "fwd+bwd", "float32", 1, 5),
+]
+# crnn with lengths against crnn without, on the same configuration: at most 5 % slower
+LENGTHS_OVERHEAD_TARGET = 1.05
 SEED_API_TARGET_US = 5.0
 TRAINING_TARGET = 15  # crnn's char-RNN training iterations per second over the NumPy loop's
 
 
-def flops(T, B, I, H, O, backward):
-    """2 FLOP per multiply-add: forward I*H + H*H + H*O per row; backward
-    2*H*O (dY Why, dWhy) + 2*H*H (recurrence, dWhh) + I*H (dWxh)."""
-    forward = I * H + H * H + H * O
-    return 2 * T * B * (forward + (2 * H * O + 2 * H * H + I * H if backward else 0))
+def flops(T, B, I, H, O, backward, layers=1, directions=1):
+    """2 FLOP per multiply-add. Forward, per row: each layer and direction
+    IN*H + H*H (IN = I, then D*H), and D*H*O for the output layer. Backward
+    adds 2*D*H*O (dY Why, dWhy), 2*H*H per layer and direction (recurrence,
+    dWhh), IN*H (dWxh), and IN*H more above the first layer (its dX)."""
+    DH = directions * H
+    forward = DH * O
+    extra = 2 * DH * O
+    for k in range(layers):
+        IN = I if k == 0 else DH
+        forward += directions * (IN * H + H * H)
+        extra += directions * (2 * H * H + IN * H + (IN * H if k else 0))
+    return 2 * T * B * (forward + (extra if backward else 0))
 
 
 def median_time(run, repeat, budget=2.0):
@@ -82,28 +104,33 @@ def median_time(run, repeat, budget=2.0):
 
 # ---- the systems: each returns {"fwd": callable, "fwd+bwd": callable} or None
 
-def crnn_system(params, X, dY, dtype):
-    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
-    rnn = RNN(I, O, H, dtype=dtype)
+def crnn_model(layout, params, dtype):
+    """A crnn RNN of ``layout`` with the parameters ``params`` (by name)."""
+    rnn = RNN(layout.input_size, layout.output_size, layout.hidden_size,
+              num_layers=layout.num_layers, bidirectional=layout.directions == 2, dtype=dtype)
     for name, value in params.items():
-        setattr(rnn, name, value)
+        rnn.parameters()[name][...] = value
+    return rnn
+
+
+def crnn_system(layout, params, X, dY, lengths, dtype):
+    rnn = crnn_model(layout, params, dtype)
 
     def forward():
-        rnn.forward_batch(X)
+        rnn.forward_batch(X, lengths=lengths)
 
     def forward_backward():
-        rnn.forward_batch(X)
+        rnn.forward_batch(X, lengths=lengths)
         rnn.backward_batch(dY)
 
     return {"fwd": forward, "fwd+bwd": forward_backward}
 
 
-def crnn_seed_api_system(params, X, dY, dtype):
+def crnn_seed_api_system(layout, params, X, dY, lengths, dtype):
     """The seed notebook's API: one sequence, output from the last step."""
-    if X.shape[1] != 1:
+    if X.shape[1] != 1 or lengths is not None:
         return None
-    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
-    rnn = RNN(I, O, H, dtype=dtype)
+    rnn = crnn_model(layout, params, dtype)
     inputs = list(X[:, 0])
     d_y = dY[-1, 0][:, None]
 
@@ -117,50 +144,50 @@ def crnn_seed_api_system(params, X, dY, dtype):
     return {"fwd": forward, "fwd+bwd": forward_backward}
 
 
-def reference_system(params, X, dY, dtype):
+def reference_system(layout, params, X, dY, lengths, dtype):
     def forward():
-        reference.output(params, reference.forward(params, X))
+        reference.output(params, reference.forward(params, X, lengths=lengths), lengths)
 
     def forward_backward():
-        hidden_states = reference.forward(params, X)
-        reference.output(params, hidden_states)
-        reference.backward(params, X, None, hidden_states, dY)
+        reference.output(params, reference.forward(params, X, lengths=lengths), lengths)
+        reference.backward(params, X, dY, lengths=lengths)
 
     return {"fwd": forward, "fwd+bwd": forward_backward}
 
 
-def torch_system(params, X, dY, dtype):
+def torch_system(layout, params, X, dY, lengths, dtype):
+    """nn.RNN + nn.Linear; with lengths, through pack_padded_sequence, as
+    PyTorch runs variable lengths."""
     try:
         import torch
     except ImportError:
         return None
-    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
-    tdtype = torch.float32 if dtype == np.float32 else torch.float64
-    rnn = torch.nn.RNN(I, H, nonlinearity="tanh").to(tdtype)
-    linear = torch.nn.Linear(H, O).to(tdtype)
-    with torch.no_grad():
-        rnn.weight_ih_l0.copy_(torch.from_numpy(params["Wxh"]))
-        rnn.weight_hh_l0.copy_(torch.from_numpy(params["Whh"]))
-        rnn.bias_ih_l0.copy_(torch.from_numpy(params["bh"][:, 0]))
-        rnn.bias_hh_l0.zero_()
-        linear.weight.copy_(torch.from_numpy(params["Why"]))
-        linear.bias.copy_(torch.from_numpy(params["by"][:, 0]))
+    rnn, linear = crnn_model(layout, params, dtype).to_torch()
     X_t, dY_t = torch.from_numpy(X), torch.from_numpy(dY)
     parameters = list(rnn.parameters()) + list(linear.parameters())
+    pack = torch.nn.utils.rnn.pack_padded_sequence
+    unpack = torch.nn.utils.rnn.pad_packed_sequence
+    lengths_t = None if lengths is None else torch.from_numpy(lengths)
+
+    def run():
+        if lengths_t is None:
+            return linear(rnn(X_t)[0])
+        packed = pack(X_t, lengths_t, enforce_sorted=False)
+        return linear(unpack(rnn(packed)[0], total_length=X.shape[0])[0])
 
     def forward():
         with torch.no_grad():
-            linear(rnn(X_t)[0])
+            run()
 
     def forward_backward():
         for p in parameters:
             p.grad = None
-        linear(rnn(X_t)[0]).backward(dY_t)
+        run().backward(dY_t)
 
     return {"fwd": forward, "fwd+bwd": forward_backward}
 
 
-def onnxruntime_system(params, X, dY, dtype, threads):
+def onnxruntime_system(layout, params, X, dY, lengths, dtype, threads):
     if dtype != np.float32:
         return None
     try:
@@ -168,21 +195,21 @@ def onnxruntime_system(params, X, dY, dtype, threads):
         from .onnx import build_model
     except ImportError:
         return None
-    I, H, O = X.shape[2], params["Whh"].shape[0], dY.shape[2]
-    rnn = RNN(I, O, H, dtype=dtype)
-    for name, value in params.items():
-        setattr(rnn, name, value)
     try:
-        model = build_model(rnn).SerializeToString()
+        model = build_model(crnn_model(layout, params, dtype), lengths is not None)
     except ImportError:
         return None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                           providers=["CPUExecutionProvider"])
+    feed = {"X": X}
+    if lengths is not None:
+        feed["sequence_lens"] = lengths.astype(np.int32)
 
     def forward():
-        session.run(None, {"X": X})
+        session.run(None, feed)
 
     return {"fwd": forward}
 
@@ -247,26 +274,40 @@ def parse_config(text):
     return text, sizes
 
 
-def benchmark(name, sizes, dtype, threads, repeat, systems):
+def variant_name(name, layers, bidirectional, lengths):
+    """A configuration's name with the model's variant: "medium L2 bi len"."""
+    return name + (f" L{layers}" if layers > 1 else "") + (" bi" if bidirectional else "") \
+        + (" len" if lengths else "")
+
+
+def random_parameters(layout, dtype, rng):
+    """Well-conditioned weights of ``layout``: inputs O(1), a stable recurrence."""
+    params = {}
+    for p in layout.parameters:
+        scale = {"Wxh": 0.5 / math.sqrt(p.shape[1]), "Whh": 0.9 / math.sqrt(p.shape[0]),
+                 "Why": 1 / math.sqrt(p.shape[1])}.get(p.role, 0.1)
+        params[p.name] = (rng.standard_normal(p.shape) * scale).astype(dtype)
+    return params
+
+
+def benchmark(name, sizes, dtype, threads, repeat, systems, layers=1, bidirectional=False,
+              lengths=False):
     T, B, I, H, O = sizes
     rng = np.random.default_rng(0)
-    params = {
-        "Wxh": rng.standard_normal((H, I)) * (0.5 / math.sqrt(I)),
-        "Whh": rng.standard_normal((H, H)) * (0.9 / math.sqrt(H)),
-        "bh": rng.standard_normal((H, 1)) * 0.1,
-        "Why": rng.standard_normal((O, H)) / math.sqrt(H),
-        "by": rng.standard_normal((O, 1)) * 0.1,
-    }
-    params = {k: v.astype(dtype) for k, v in params.items()}
+    layout = Layout(I, H, O, layers, bidirectional)
+    params = random_parameters(layout, dtype, rng)
     X = rng.standard_normal((T, B, I)).astype(dtype)
     dY = rng.standard_normal((T, B, O)).astype(dtype)
+    seq_lengths = rng.integers(max(T // 2, 1), T + 1, size=B) if lengths else None
+    args = (layout, params, X, dY, seq_lengths, dtype)
     makers = {
-        "crnn": lambda: crnn_system(params, X, dY, dtype),
-        "crnn seed API": lambda: crnn_seed_api_system(params, X, dY, dtype) if name == "seed" else None,
-        "numpy reference": lambda: reference_system(params, X, dY, dtype),
-        "torch": lambda: torch_system(params, X, dY, dtype),
-        "onnxruntime": lambda: onnxruntime_system(params, X, dY, dtype, threads),
+        "crnn": lambda: crnn_system(*args),
+        "crnn seed API": lambda: crnn_seed_api_system(*args) if name == "seed" else None,
+        "numpy reference": lambda: reference_system(*args),
+        "torch": lambda: torch_system(*args),
+        "onnxruntime": lambda: onnxruntime_system(*args, threads),
     }
+    label = variant_name(name, layers, bidirectional, lengths)
     rows = []
     for system, make in makers.items():
         if system.split()[0] not in systems:
@@ -274,15 +315,18 @@ def benchmark(name, sizes, dtype, threads, repeat, systems):
         runs = make()
         if runs is None:
             continue
-        row = {"config": name, "sizes": sizes, "system": system}
+        row = {"config": label, "sizes": sizes, "system": system, "layers": layers,
+               "bidirectional": bidirectional, "lengths": bool(lengths)}
         for measure, run in runs.items():
             row[measure] = median_time(run, repeat)
         rows.append(row)
     base = next((r for r in rows if r["system"] == "crnn"), None)
+    directions = 2 if bidirectional else 1
     for row in rows:
         for measure in ("fwd", "fwd+bwd"):
             if measure in row:
-                row[f"{measure} GFLOP/s"] = flops(*sizes, measure == "fwd+bwd") / row[measure] / 1e9
+                row[f"{measure} GFLOP/s"] = flops(*sizes, measure == "fwd+bwd", layers,
+                                                  directions) / row[measure] / 1e9
                 if base is not None and measure in base:
                     row[f"{measure} ratio"] = row[measure] / base[measure]
     return rows
@@ -299,7 +343,8 @@ def format_time(seconds):
 
 
 def print_table(rows, peak, out):
-    header = (f"{'config':9s} {'system':16s} {'fwd':>10s} {'x crnn':>7s} {'fwd+bwd':>10s} "
+    width = max([9] + [len(r["config"]) for r in rows])
+    header = (f"{'config':{width}s} {'system':16s} {'fwd':>10s} {'x crnn':>7s} {'fwd+bwd':>10s} "
               f"{'x crnn':>7s} {'GFLOP/s':>8s} {'% peak':>7s}")
     print(header, file=out)
     print("-" * len(header), file=out)
@@ -307,7 +352,7 @@ def print_table(rows, peak, out):
         fwd_ratio, both_ratio = (f"{row[m]:.2f}" if m in row else "-"
                                  for m in ("fwd ratio", "fwd+bwd ratio"))
         rate = row.get("fwd+bwd GFLOP/s", row.get("fwd GFLOP/s"))
-        print(f"{row['config']:9s} {row['system']:16s} {format_time(row.get('fwd')):>10s} "
+        print(f"{row['config']:{width}s} {row['system']:16s} {format_time(row.get('fwd')):>10s} "
               f"{fwd_ratio:>7s} {format_time(row.get('fwd+bwd')):>10s} {both_ratio:>7s} "
               f"{rate:8.1f} {100 * rate / peak:6.1f}%", file=out)
 
@@ -324,6 +369,14 @@ def check_targets(rows, dtype, threads, out):
         ratio = row[f"{measure} ratio"]
         found.append({"config": config, "peer": peer, "measure": measure, "target": factor,
                       "ratio": ratio, "met": ratio >= factor})
+    for row in rows:  # crnn with lengths against itself without them
+        plain = next((r for r in rows if r["system"] == "crnn" and row["lengths"]
+                      and r["config"] + " len" == row["config"]), None)
+        if row["system"] == "crnn" and plain is not None and threads == 1:
+            slower = row["fwd+bwd"] / plain["fwd+bwd"]
+            found.append({"config": row["config"], "peer": "crnn, no lengths",
+                          "measure": "fwd+bwd", "target": f"<= {LENGTHS_OVERHEAD_TARGET}",
+                          "ratio": slower, "met": slower <= LENGTHS_OVERHEAD_TARGET})
     seed = next((r for r in rows if r["system"] == "crnn seed API"), None)
     if seed is not None and dtype == "float32":
         found.append({"config": "seed", "peer": "seed API", "measure": "fwd+bwd",
@@ -334,8 +387,10 @@ def check_targets(rows, dtype, threads, out):
         for t in found:
             verdict = "met" if t["met"] else "MISSED"
             what = (f"{t['ratio']:.1f} us" if t["peer"] == "seed API"
+                    else f"{t['ratio']:.3f} of its time (target {t['target']})"
+                    if t["peer"] == "crnn, no lengths"
                     else f"{t['ratio']:.2f}x (target {t['target']}x)")
-            print(f"  {t['config']:8s} {t['measure']:8s} vs {t['peer']:12s} {what:28s} {verdict}",
+            print(f"  {t['config']:14s} {t['measure']:8s} vs {t['peer']:16s} {what:36s} {verdict}",
                   file=out)
     return found
 
@@ -405,11 +460,15 @@ def main(argv=None):
                         help="comma-separated subset of crnn,numpy,torch,onnxruntime")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the times (needs matplotlib)")
+    parser.add_argument("--layers", type=int, default=1, help="stacked layers (default 1)")
+    parser.add_argument("--bidirectional", action="store_true", help="both directions")
+    parser.add_argument("--lengths", action="store_true",
+                        help="also run each configuration with lengths uniform in [T/2, T]")
     parser.add_argument("--training", action="store_true",
                         help="also time char-RNN training against min-char-rnn's NumPy loop")
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.repeat < 1:
-        parser.error("--threads and --repeat must be positive")
+    if args.threads < 1 or args.repeat < 1 or args.layers < 1:
+        parser.error("--threads, --repeat and --layers must be positive")
     systems = set(args.systems.split(","))
     configs = args.config or list(CONFIGS.items())
     dtype = np.dtype(args.dtype).type
@@ -436,7 +495,9 @@ def run(args, configs, systems, dtype, limiter):
     print(f"crnn was built without OpenMP: it runs on {used} thread\n" if used != args.threads else "")
     rows = []
     for name, sizes in configs:
-        rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems)
+        for lengths in ([False, True] if args.lengths else [False]):
+            rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems,
+                              args.layers, args.bidirectional, lengths)
     print_table(rows, peak, sys.stdout)
     targets = check_targets(rows, args.dtype, args.threads, sys.stdout)
     if args.training:

@@ -1,20 +1,24 @@
-"""Checkpoints: one ``.npz`` file with a model's sizes, dtype and parameters,
-and optionally its vocabulary, optimizer state, step count and loss history.
+"""Checkpoints: one ``.npz`` file with a model's sizes, options (layers,
+directions, nonlinearity, ...), dtype and parameters, and optionally its
+vocabulary, optimizer state, step count and loss history. Files of the first
+format (one layer, before the options) still load.
 
 Loading never executes code (``allow_pickle=False``: no object arrays) and
 checks every array against the sizes the file declares; saving writes a
 temporary file and renames it, so an interrupted save leaves the previous
 checkpoint intact.
 """
+import json
 import os
 import zipfile
 
 import numpy as np
 
 from ._files import atomic_write
-from .rnn import RNN, parameter_shapes
+from .rnn import RNN
 
-FORMAT = "crnn-checkpoint-1"
+FORMAT = "crnn-checkpoint-2"
+FORMATS = ("crnn-checkpoint-1", FORMAT)  # what load reads
 
 
 class Checkpoint:
@@ -33,7 +37,10 @@ def save(path, rnn, *, vocabulary=None, optimizer=None, step=0, losses=()):
     """Write ``rnn`` (and the rest) to ``path`` atomically."""
     arrays = {
         "format": np.array(FORMAT),
-        "sizes": np.array([rnn.input_size, rnn.hidden_size, rnn.output_size], dtype=np.int64),
+        # output_size 0: no output layer
+        "sizes": np.array([rnn.input_size, rnn.hidden_size, rnn.output_size or 0],
+                          dtype=np.int64),
+        "options": np.array(json.dumps(rnn._options())),
         "dtype": np.array(rnn.dtype.name),
         "step": np.array(int(step), dtype=np.int64),
         "losses": np.asarray(losses, dtype=np.float64),
@@ -70,7 +77,7 @@ def _require(path, contents, key):
     return contents[key]
 
 
-KNOWN = {"format", "sizes", "dtype", "step", "losses", "vocabulary"}
+KNOWN = {"format", "sizes", "options", "dtype", "step", "losses", "vocabulary"}
 KNOWN_PREFIXES = ("param/", "optimizer/")
 
 
@@ -78,24 +85,31 @@ def _from_arrays(path, contents):
     unknown = sorted(k for k in contents if k not in KNOWN and not k.startswith(KNOWN_PREFIXES))
     if unknown:
         raise ValueError(f"{path} holds entries a crnn checkpoint does not: {unknown}")
-    if str(_require(path, contents, "format")) != FORMAT:
-        raise ValueError(f"{path} is not a {FORMAT} file (format {contents['format']!s})")
+    version = str(_require(path, contents, "format"))
+    if version not in FORMATS:
+        raise ValueError(f"{path} is not a {FORMAT} file (format {version})")
     sizes = _require(path, contents, "sizes")
-    if sizes.shape != (3,) or sizes.dtype.kind != "i" or sizes.min() < 1 or sizes.max() > 2**20:
-        raise ValueError(f"{path}: sizes must be three integers in [1, 2^20], got {sizes!r}")
+    if sizes.shape != (3,) or sizes.dtype.kind != "i" or sizes[:2].min() < 1 \
+            or sizes.min() < 0 or sizes.max() > 2**20:
+        raise ValueError(f"{path}: sizes must be three integers in [1, 2^20] (the output "
+                         f"size 0 for none), got {sizes!r}")
     I, H, O = (int(n) for n in sizes)
     dtype = str(_require(path, contents, "dtype"))
     if dtype not in ("float32", "float64"):
         raise ValueError(f"{path}: dtype must be float32 or float64, got {dtype!r}")
-    rnn = RNN(I, O, H, dtype=dtype, seed=0)
-    for name, shape in parameter_shapes(I, H, O).items():
-        value = _require(path, contents, f"param/{name}")
-        if value.shape != shape or value.dtype != rnn.dtype:
-            raise ValueError(f"{path}: param/{name} must be {dtype} of shape {shape}, "
+    options = _options(path, contents) if version == FORMAT else {}
+    try:
+        rnn = RNN(I, O or None, H, dtype=dtype, seed=0, **options)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: its options do not make a model: {error}") from None
+    for p in rnn.layout.parameters:
+        value = _require(path, contents, f"param/{p.name}")
+        if value.shape != p.shape or value.dtype != rnn.dtype:
+            raise ValueError(f"{path}: param/{p.name} must be {dtype} of shape {p.shape}, "
                              f"got {value.dtype} of shape {value.shape}")
-        rnn.parameters()[name][...] = value
+        rnn.parameters()[p.name][...] = value
     extra_params = sorted(k for k in contents
-                          if k.startswith("param/") and k[len("param/"):] not in parameter_shapes(I, H, O))
+                          if k.startswith("param/") and k[len("param/"):] not in rnn.layout.by_name)
     if extra_params:
         raise ValueError(f"{path} holds parameters this model does not have: {extra_params}")
     vocabulary = str(contents["vocabulary"]) if "vocabulary" in contents else None
@@ -106,3 +120,21 @@ def _from_arrays(path, contents):
                        for key, value in contents.items() if key.startswith("optimizer/")}
     return Checkpoint(rnn, vocabulary, optimizer_state or None,
                       int(contents.get("step", 0)), contents.get("losses", ()))
+
+
+OPTIONS = {"num_layers": int, "nonlinearity": str, "bidirectional": bool, "bias": bool,
+           "dropout": float, "batch_first": bool, "init": str}
+
+
+def _options(path, contents):
+    """The model's options, as a dict RNN takes; only the known ones."""
+    try:
+        options = json.loads(str(_require(path, contents, "options")))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: options are not JSON ({error})") from None
+    if not isinstance(options, dict) or set(options) - set(OPTIONS) or any(
+            type(v) is not OPTIONS[k] and not (OPTIONS[k] is float and type(v) is int)
+            for k, v in options.items()):
+        raise ValueError(f"{path}: options must be a JSON object of {sorted(OPTIONS)} "
+                         f"with their types, got {options!r}")
+    return options

@@ -1,15 +1,25 @@
-"""The Elman RNN in plain NumPy: the specification of crnn's math.
+"""The Elman RNN family in plain NumPy: the specification of crnn's math.
 
-    a_t = x_t Wxh^T + h_(t-1) Whh^T + bh      (pre-activation)
-    h_t = tanh(a_t)
+    a_t = x_t Wxh^T + h_prev Whh^T + bh       (pre-activation)
+    h_t = act(a_t)                            act = tanh or ReLU
     y_t = h_t Why^T + by
 
 Written for reading, not for speed: one step at a time, row vectors, the
 batch as the middle axis. Sizes: T steps, B sequences, I inputs, H hidden
-units, O outputs. ``params`` is a dict with the RNN's parameters, as
-``RNN.parameters()`` returns them: Wxh (H, I), Whh (H, H), bh (H, 1),
-Why (O, H), by (O, 1). ``inputs`` is either floats (T, B, I) or integer token
-ids (T, B), which stand for one-hot vectors of size I.
+units, O outputs, L layers, D directions. ``params`` is a dict as
+``RNN.parameters()`` returns it, which also tells the model's structure:
+``Wxh{s}`` (H, IN), ``Whh{s}`` (H, H), ``bh{s}`` (H, 1) for each layer and
+direction (s = "", "_l1", "_reverse", "_l1_reverse", ...; no bh without
+biases), ``Why`` (O, D*H) and ``by`` (O, 1) unless there is no output layer.
+``inputs`` is either floats (T, B, I) or integer token ids (T, B), which
+stand for one-hot vectors of size I.
+
+Layer k > 0 reads layer k-1's output, both directions side by side (D*H),
+multiplied by ``masks[k-1]`` (dropout; masks (L-1, T, B, D*H) hold 0 or
+1/(1-p)). The reverse direction runs from the last step to the first. With
+``lengths`` (B,), sequence b has steps t < lengths[b] only: elsewhere its
+outputs are 0, its state is carried unchanged (so its reverse direction
+starts at its own last step) and nothing flows back.
 
 The tests check ``backward`` against central finite differences of
 ``forward`` and ``output`` (``numerical_gradient``), then the compiled core
@@ -24,69 +34,168 @@ def _is_tokens(inputs):
     return inputs.ndim == 2 and np.issubdtype(inputs.dtype, np.integer)
 
 
-def _input_projection(Wxh, x_t, tokens):
-    """x_t Wxh^T, (B, H): for token ids, the columns of Wxh they pick."""
-    return Wxh[:, x_t].T if tokens else x_t @ Wxh.T
+def _structure(params):
+    """(L, D): the layers and directions the parameter names tell."""
+    layers = [int(name[len("Whh_l"):].split("_")[0]) for name in params
+              if name.startswith("Whh_l")]
+    return 1 + max(layers, default=0), (2 if "Whh_reverse" in params else 1)
 
 
-def forward(params, inputs, h0=None):
-    """The hidden states (T, B, H) of ``inputs`` from ``h0`` (B, H), zeros if None."""
-    Wxh, Whh, bh = params["Wxh"], params["Whh"], params["bh"][:, 0]
+def _names(layer, direction):
+    s = ("" if layer == 0 else f"_l{layer}") + ("_reverse" if direction else "")
+    return "Wxh" + s, "Whh" + s, "bh" + s
+
+
+def _activation(nonlinearity):
+    """act and act' as a function of act's output h."""
+    if nonlinearity == "relu":
+        return (lambda a: np.maximum(a, 0)), (lambda h: (h > 0).astype(h.dtype))
+    return np.tanh, (lambda h: 1.0 - h**2)
+
+
+def _active(lengths, t, B):
+    """(B, 1) booleans: which sequences have a step t."""
+    return np.ones((B, 1), bool) if lengths is None else (t < np.asarray(lengths))[:, None]
+
+
+def _states(h, L, D, B, H, dtype):
+    """h0 or dh as (L*D, B, H): zeros for None, (B, H) taken for L*D = 1."""
+    if h is None:
+        return np.zeros((L * D, B, H), dtype=dtype)
+    return np.asarray(h).reshape(L * D, B, H)
+
+
+def _direction(x_proj, Whh, h0, act, lengths, reverse):
+    """One layer in one direction: its states (T, B, H), the state each step
+    started from (T, B, H), and the final states (B, H)."""
+    T, B, H = x_proj.shape
+    hidden_states = np.zeros_like(x_proj)
+    previous = np.zeros_like(x_proj)
+    h = h0.copy()
+    for t in (reversed(range(T)) if reverse else range(T)):
+        previous[t] = h
+        h_new = act(x_proj[t] + h @ Whh.T)
+        active = _active(lengths, t, B)
+        hidden_states[t] = np.where(active, h_new, 0.0)
+        h = np.where(active, h_new, h)
+    return hidden_states, previous, h
+
+
+def _run(params, inputs, h0, lengths, nonlinearity, masks):
+    """Every layer forward: each layer's input, and per layer and direction
+    (states, previous states, final state)."""
+    L, D = _structure(params)
     tokens = _is_tokens(inputs)
     T, B = inputs.shape[:2]
-    H = Whh.shape[0]
-    h_prev = np.zeros((B, H), dtype=Whh.dtype) if h0 is None else h0
-    hidden_states = np.empty((T, B, H), dtype=Whh.dtype)
-    for t in range(T):
-        a_t = _input_projection(Wxh, inputs[t], tokens) + h_prev @ Whh.T + bh
-        hidden_states[t] = np.tanh(a_t)
-        h_prev = hidden_states[t]
-    return hidden_states
+    H = params["Whh"].shape[0]
+    dtype = params["Whh"].dtype
+    act = _activation(nonlinearity)[0]
+    h0 = _states(h0, L, D, B, H, dtype)
+    layer_inputs, runs, x = [], [], inputs
+    for k in range(L):
+        if k > 0 and masks is not None:
+            x = x * masks[k - 1]
+        layer_inputs.append(x)
+        outputs = []
+        for d in range(D):
+            Wxh, Whh, bh = _names(k, d)
+            # x_t Wxh^T: for token ids, the columns of Wxh they pick
+            x_proj = params[Wxh][:, x].transpose(1, 2, 0) if (k == 0 and tokens) else x @ params[Wxh].T
+            if bh in params:
+                x_proj = x_proj + params[bh][:, 0]
+            runs.append(_direction(x_proj, params[Whh], h0[k * D + d], act, lengths, d == 1))
+            outputs.append(runs[-1][0])
+        x = np.concatenate(outputs, axis=-1)
+    return layer_inputs, runs, x
 
 
-def output(params, hidden_states):
-    """The outputs (T, B, O) read from every hidden state (T, B, H)."""
-    return hidden_states @ params["Why"].T + params["by"][:, 0]
+def forward(params, inputs, h0=None, *, lengths=None, nonlinearity="tanh", masks=None,
+            return_state=False):
+    """The top layer's output (T, B, D*H) of ``inputs`` from ``h0`` ((L*D, B,
+    H), or (B, H) for one layer and direction; zeros if None); with
+    ``return_state``, also the final states h_n (L*D, B, H)."""
+    _, runs, top = _run(params, inputs, h0, lengths, nonlinearity, masks)
+    if return_state:
+        return top, np.stack([h_n for _, _, h_n in runs])
+    return top
 
 
-def backward(params, inputs, h0, hidden_states, dY, dh=None):
+def _valid(lengths, T, B):
+    """(T, B, 1): 1 at the steps each sequence has, 0 past its length."""
+    if lengths is None:
+        return np.ones((T, B, 1))
+    return (np.arange(T)[:, None] < np.asarray(lengths)[None, :])[..., None].astype(float)
+
+
+def output(params, top, lengths=None):
+    """The outputs (T, B, O) read from the top layer's output (T, B, D*H);
+    0 past each length. Without an output layer, ``top`` itself."""
+    if "Why" not in params:
+        return top
+    return (top @ params["Why"].T + params["by"][:, 0]) * _valid(lengths, *top.shape[:2])
+
+
+def backward(params, inputs, dY, h0=None, dh=None, *, lengths=None, nonlinearity="tanh",
+             masks=None):
     """Backpropagation through time.
 
-    dY (T, B, O) is dLoss/dy_t for every step, dh (B, H) or None a further
-    dLoss/dh of the last hidden state. Returns the gradients of the loss for
-    every parameter (shaped like it), for "h0" (B, H), and, for float inputs,
+    dY is dLoss/dY (T, B, O) for every step (dLoss/d(top output) (T, B, D*H)
+    without an output layer); dh, dLoss/dh_n (L*D, B, H) or (B, H), or None.
+    Returns the gradients of the loss for every parameter (shaped like it),
+    for "h0" ((L*D, B, H), or (B, H) when L*D = 1) and, for float inputs,
     for "X" (T, B, I).
     """
-    Wxh, Whh, Why = params["Wxh"], params["Whh"], params["Why"]
+    forward_pass = _run(params, inputs, h0, lengths, nonlinearity, masks)
+    return _backward(params, inputs, forward_pass, dY, dh, lengths, nonlinearity, masks)
+
+
+def _backward(params, inputs, forward_pass, dY, dh, lengths, nonlinearity, masks):
+    """backward, from the forward pass ``_run`` gave (layer inputs, runs, top)."""
+    L, D = _structure(params)
     tokens = _is_tokens(inputs)
-    T, B, H = hidden_states.shape
-    if h0 is None:
-        h0 = np.zeros((B, H), dtype=hidden_states.dtype)
+    T, B = inputs.shape[:2]
+    H = params["Whh"].shape[0]
+    d_act = _activation(nonlinearity)[1]
+    layer_inputs, runs, top = forward_pass
+    dh = _states(dh, L, D, B, H, top.dtype)
     grads = {name: np.zeros_like(p) for name, p in params.items()}
-    d_inputs = None if tokens else np.zeros_like(inputs)
+    dh0 = np.zeros((L * D, B, H))
 
-    # the output layer reads every step independently
-    grads["Why"] += np.einsum("tbo,tbh->oh", dY, hidden_states)
-    grads["by"][:, 0] += dY.sum(axis=(0, 1))
-    # dLoss/dh_t arriving through h_(t+1); at the last step, the given dh
-    d_h_next = np.zeros((B, H), dtype=hidden_states.dtype) if dh is None else dh
-
-    for t in reversed(range(T)):
-        h_t = hidden_states[t]
-        h_prev = hidden_states[t - 1] if t > 0 else h0
-        d_h = dY[t] @ Why + d_h_next          # dLoss/dh_t: from y_t and through h_(t+1)
-        d_a = d_h * (1.0 - h_t**2)            # through tanh
-        grads["bh"][:, 0] += d_a.sum(axis=0)
-        grads["Whh"] += d_a.T @ h_prev
-        if tokens:
-            np.add.at(grads["Wxh"].T, inputs[t], d_a)
-        else:
-            grads["Wxh"] += d_a.T @ inputs[t]
-            d_inputs[t] = d_a @ Wxh
-        d_h_next = d_a @ Whh                  # to h_(t-1): through Whh only
-    grads["h0"] = d_h_next
-    if d_inputs is not None:
-        grads["X"] = d_inputs
+    if "Why" in params:  # the output layer reads every step independently
+        dY = dY * _valid(lengths, T, B)
+        grads["Why"] += np.einsum("tbo,tbh->oh", dY, top)
+        grads["by"][:, 0] += dY.sum(axis=(0, 1))
+        d_top = dY @ params["Why"]
+    else:
+        d_top = dY
+    for k in reversed(range(L)):
+        x = layer_inputs[k]
+        d_x = None if (k == 0 and tokens) else np.zeros(x.shape)
+        for d in range(D):
+            Wxh, Whh, bh = _names(k, d)
+            hidden_states, previous, _ = runs[k * D + d]
+            # dLoss/dh_t from above, then back through the steps in the
+            # reverse of their order: through act and Whh only
+            d_above = d_top[..., d * H:(d + 1) * H]
+            carry = dh[k * D + d].copy()
+            for t in (range(T) if d == 1 else reversed(range(T))):
+                active = _active(lengths, t, B)
+                d_a = np.where(active, (d_above[t] + carry) * d_act(hidden_states[t]), 0.0)
+                grads[Whh] += d_a.T @ previous[t]
+                if bh in params:
+                    grads[bh][:, 0] += d_a.sum(axis=0)
+                if k == 0 and tokens:
+                    np.add.at(grads[Wxh].T, inputs[t], d_a)
+                else:
+                    grads[Wxh] += d_a.T @ x[t]
+                    d_x[t] += d_a @ params[Wxh]
+                carry = np.where(active, d_a @ params[Whh], carry)
+            dh0[k * D + d] = carry
+        if k > 0:
+            d_top = d_x * masks[k - 1] if masks is not None else d_x
+        elif not tokens:
+            grads["X"] = d_x
+    grads["h0"] = dh0[0] if L * D == 1 else dh0
     return grads
 
 

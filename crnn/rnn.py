@@ -1,38 +1,32 @@
-"""The user-facing Elman RNN: parameters, forward and backpropagation through time.
+"""The user-facing Elman RNN family: parameters, forward and backpropagation
+through time, for stacked layers, both directions, tanh or ReLU, variable
+lengths and dropout.
 
-Data flows one way: this module validates and converts user input, then calls
-the compiled Engine in crnn._core, which calls the C core in src_c/.
+Data flows one way: this module validates and converts user input (every
+check is here, with messages in the user's terms), then calls the compiled
+Engine in crnn._core, which runs the layers in the C core of src_c/.
 """
-import math
 import threading
 
 import numpy as np
 
 from . import _checks, _core, torch_interop, training
-
-def parameter_shapes(input_size, hidden_size, output_size):
-    I, H, O = input_size, hidden_size, output_size
-    return {"Wxh": (H, I), "Whh": (H, H), "bh": (H, 1), "Why": (O, H), "by": (O, 1)}
+from .layers import INITS, NONLINEARITIES, Layout
 
 
-def _offsets(shapes):
-    """Where each array of ``shapes`` starts in one flat allocation, and its size."""
-    offsets, offset = {}, 0
-    for name, shape in shapes.items():
-        offsets[name] = offset
-        offset += math.prod(shape)
-    return offsets, offset
-
-
-def _split(flat, shapes, offsets):
-    """Views into the one allocation ``flat``, one per entry of ``shapes``."""
-    return {name: flat[offsets[name]:offsets[name] + math.prod(shape)].reshape(shape)
-            for name, shape in shapes.items()}
+def parameter_shapes(input_size, hidden_size, output_size, **options):
+    """{name: shape} of a model's parameters, in their order in memory;
+    ``options`` are RNN's num_layers, bidirectional and bias."""
+    return {p.name: p.shape for p in Layout(input_size, hidden_size, output_size,
+                                            **options).parameters}
 
 
 def _parameter(name):
     def get(self):
-        return self._params[name]
+        try:
+            return self._params[name]
+        except KeyError:
+            raise AttributeError(f"this model has no {name}") from None
 
     def set(self, value):
         self._assign(name, value)
@@ -42,28 +36,38 @@ def _parameter(name):
 
 
 class RNN:
-    """A one-layer Elman RNN with a tanh hidden state and a linear output.
+    """An Elman RNN: stacked layers, one or two directions, and a linear output.
 
-        h_t = tanh(Wxh x_t + Whh h_(t-1) + bh)
+        h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU
         y_t = Why h_t + by
 
-    Parameters: Wxh (H, I), Whh (H, H), bh (H, 1), Why (O, H), by (O, 1), all
-    views into one array of ``dtype`` (float32 or float64). They are
-    initialised as in the seed notebook: weights ``standard_normal * 0.01``,
-    drawn in the order Wxh, Whh, Why from ``numpy.random.default_rng(seed)``
-    (in float64, then rounded to ``dtype``), biases zero. ``seed=None`` draws
-    fresh entropy.
+    ``RNN(input_size, output_size, hidden_size=64, *, num_layers=1,
+    nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
+    batch_first=False, init="normal", dtype=np.float64, seed=None)``
+
+    Layer k > 0 reads the output of layer k-1 (both directions side by side,
+    D*H features, D = 2 when bidirectional); the output layer reads the top
+    layer's. ``output_size=None`` has no output layer: Y is the top layer's
+    output, as PyTorch's ``nn.RNN`` gives it.
+
+    Parameters (see ``crnn.layers``): ``Wxh{s}``, ``Whh{s}``, ``bh{s}`` for
+    each layer and direction, s = "" for layer 0 forward (the seed notebook's
+    names), "_l{k}", "_reverse", "_l{k}_reverse"; then ``Why`` and ``by``.
+    All are views into one array of ``dtype`` (float32 or float64), their
+    gradients into another. ``init``: "normal" (weights N(0, 0.01^2), the
+    seed notebook's, drawn in parameter order from
+    ``numpy.random.default_rng(seed)``), "pytorch", "orthogonal" or
+    "identity" (IRNN); see ``crnn.layers.Layout.initialise``.
 
     Two APIs share the parameters:
 
     * the seed notebook's, one sequence, many-to-one:
       ``output, h = rnn.forward(inputs)`` and ``rnn.backward(d_y, learning_rate)``;
-    * batches, every step: ``Y, Hs = rnn.forward_batch(X, h0)`` and
-      ``grads = rnn.backward_batch(dY, dh, input_grad=False)``.
+    * batches, every step: ``Y, Hs = rnn.forward_batch(X, h0, lengths=...)``
+      and ``grads = rnn.backward_batch(dY, dh, input_grad=False)``.
 
-    Each backward uses what its own forward stored last. Input arrays are
-    converted to ``dtype``; integer arrays (T, B) given to ``forward_batch``
-    are token ids, standing for one-hot vectors of size ``input_size``.
+    Each backward uses what its own forward stored last. Dropout (between
+    layers) is on in training mode, the default; ``eval()`` turns it off.
     """
 
     Wxh = _parameter("Wxh")
@@ -72,41 +76,98 @@ class RNN:
     Why = _parameter("Why")
     by = _parameter("by")
 
-    def __init__(self, input_size, output_size, hidden_size=64, *, dtype=np.float64, seed=None):
+    def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
+                 nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
+                 batch_first=False, init="normal", dtype=np.float64, seed=None):
         self.input_size = _checks.check_size("input_size", input_size)
-        self.output_size = _checks.check_size("output_size", output_size)
+        self.output_size = (None if output_size is None
+                            else _checks.check_size("output_size", output_size))
         self.hidden_size = _checks.check_size("hidden_size", hidden_size)
+        self.num_layers = _checks.check_size("num_layers", num_layers)
+        self.nonlinearity = _checks.check_choice("nonlinearity", nonlinearity,
+                                                 tuple(NONLINEARITIES))
+        self.bidirectional = _checks.check_flag("bidirectional", bidirectional)
+        self.bias = _checks.check_flag("bias", bias)
+        self.dropout = _checks.check_dropout(dropout)
+        self.batch_first = _checks.check_flag("batch_first", batch_first)
+        self.init = _checks.check_choice("init", init, INITS)
         self.dtype = _checks.check_dtype(dtype)
-        shapes = parameter_shapes(self.input_size, self.hidden_size, self.output_size)
-        offsets, size = _offsets(shapes)
-        _checks.check_allocation(size * 2 * self.dtype.itemsize,  # parameters and gradients
+        self.layout = Layout(self.input_size, self.hidden_size, self.output_size,
+                             self.num_layers, self.bidirectional, self.bias)
+        _checks.check_allocation(self.layout.size * 2 * self.dtype.itemsize,  # and gradients
                                  f"input_size={self.input_size}, hidden_size="
-                                 f"{self.hidden_size}, output_size={self.output_size}")
+                                 f"{self.hidden_size}, output_size={self.output_size}, "
+                                 f"num_layers={self.num_layers}")
+        self.training = True
         # llm.c's layout: all parameters in one allocation, and their gradients in another
-        self._param_flat = np.zeros(size, dtype=self.dtype)
-        self._grad_flat = np.zeros(size, dtype=self.dtype)
-        self._params = _split(self._param_flat, shapes, offsets)
-        self._grads = _split(self._grad_flat, shapes, offsets)
-        rng = np.random.default_rng(seed)
-        for name in ("Wxh", "Whh", "Why"):
-            self._params[name][...] = rng.standard_normal(shapes[name]) * 0.01
-        self._engine = _core.Engine(self._param_flat, self._grad_flat, offsets,
-                                    self.input_size, self.hidden_size, self.output_size)
+        self._param_flat = np.zeros(self.layout.size, dtype=self.dtype)
+        self._grad_flat = np.zeros(self.layout.size, dtype=self.dtype)
+        self._params = self.layout.split(self._param_flat)
+        self._grads = self.layout.split(self._grad_flat)
+        # one generator: the initial weights, then the dropout masks
+        self._rng = np.random.default_rng(seed)
+        self.layout.initialise(self._params, self.init, self._rng)
+        self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
+                                    self.nonlinearity)
+        self._h0_was_2d = True  # how the last forward_batch's h0 came, for its gradient
+        self._last_masks = None
 
-    # pickling and copy.deepcopy carry the sizes, dtype and parameters (not
-    # the gradients, nor what the last forward left for backward)
+    @property
+    def directions(self):
+        return self.layout.directions
+
+    def _options(self):
+        """The constructor's keyword arguments that describe this model."""
+        return {"num_layers": self.num_layers, "nonlinearity": self.nonlinearity,
+                "bidirectional": self.bidirectional, "bias": self.bias,
+                "dropout": self.dropout, "batch_first": self.batch_first, "init": self.init}
+
+    # pickling and copy.deepcopy carry the sizes, options, dtype, parameters,
+    # mode and generator (not the gradients, nor what the last forward left)
     def __getstate__(self):
         return {"sizes": (self.input_size, self.output_size, self.hidden_size),
-                "dtype": self.dtype.name, "parameters": self._param_flat.copy()}
+                "options": self._options(), "dtype": self.dtype.name,
+                "parameters": self._param_flat.copy(), "training": self.training,
+                "rng": self._rng.bit_generator.state}
 
     def __setstate__(self, state):
         input_size, output_size, hidden_size = state["sizes"]
-        self.__init__(input_size, output_size, hidden_size, dtype=state["dtype"], seed=0)
+        self.__init__(input_size, output_size, hidden_size, dtype=state["dtype"], seed=0,
+                      **state.get("options", {}))
         self._param_flat[...] = state["parameters"]
+        self.training = state.get("training", True)
+        if "rng" in state:
+            self._rng.bit_generator.state = state["rng"]
 
     def __repr__(self):
+        defaults = {"num_layers": 1, "nonlinearity": "tanh", "bidirectional": False,
+                    "bias": True, "dropout": 0.0, "batch_first": False, "init": "normal"}
+        extra = "".join(f", {k}={v!r}" for k, v in self._options().items() if v != defaults[k])
         return (f"RNN(input_size={self.input_size}, output_size={self.output_size}, "
-                f"hidden_size={self.hidden_size}, dtype={self.dtype.name})")
+                f"hidden_size={self.hidden_size}{extra}, dtype={self.dtype.name})")
+
+    def __getattr__(self, name):
+        # the parameters beyond the seed's five: rnn.Wxh_l1, rnn.Whh_reverse, ...
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        params = self.__dict__.get("_params")
+        if params is not None and name in params and not hasattr(type(self), name):
+            self._assign(name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def train(self, mode=True):
+        """Training mode (dropout on, the default); returns the model."""
+        self.training = _checks.check_flag("mode", mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode: no dropout. Returns the model."""
+        return self.train(False)
 
     def parameters(self):
         """A dict of the live parameter arrays: writing into them changes the model."""
@@ -115,7 +176,8 @@ class RNN:
     def _assign(self, name, value):
         target = self._params[name]
         value = _checks.as_numeric_array(name, value)
-        if value.shape != target.shape and not (name in ("bh", "by") and value.shape == target.shape[:1]):
+        if value.shape != target.shape and not (target.shape[1:] == (1,)
+                                                and value.shape == target.shape[:1]):
             raise ValueError(f"{name} must have shape {_checks.shape_str(target.shape)}, "
                              f"got {_checks.shape_str(value.shape)}")
         target[...] = value.reshape(target.shape)
@@ -126,48 +188,46 @@ class RNN:
         backward (copy them to keep them)."""
         return dict(self._grads)
 
-    # Each method below first offers its input to the compiled engine, which
-    # takes it as it is when it is already in canonical form (C-contiguous,
-    # of the model's dtype, well shaped). Otherwise the engine changes nothing
-    # and returns None; the input is then validated here, with messages in the
-    # user's terms, converted, and offered again.
-
     # ---- the seed notebook's API: one sequence, many-to-one -----------------
 
     def forward(self, inputs):
-        """Run one sequence and read the output from its last hidden state.
+        """Run one sequence and read the output from its last step.
 
         inputs: a list of T vectors of ``input_size`` numbers (shape (I,) or
         (I, 1)), or an array (T, I). Starts from a zero hidden state.
-        Returns ``output`` (O, 1) and the last hidden state ``h`` (H, 1), new
-        arrays.
+        Returns ``output`` (O, 1) and ``h`` (D*H, 1), the top layer's output
+        at the last step (its hidden state, with one direction), new arrays.
         """
-        result = self._engine.forward_sequence(inputs)
-        if result is None:
-            result = self._engine.forward_sequence(self._sequence_as_array(inputs))
-        return _canonical(result)
+        if self.output_size is None:
+            raise ValueError("forward() reads an output layer, and this model has none "
+                             "(output_size=None): use forward_batch()")
+        X = self._sequence_as_array(inputs)[:, None, :]
+        output, top, _ = self._engine.forward(X, None, None, self._dropout_masks(len(X), 1),
+                                              "forward", True)
+        return output.reshape(-1, 1), top[-1].reshape(-1, 1)
 
     def backward(self, d_y, learning_rate=0.01):
         """Exact BPTT of the last ``forward``, then one SGD step.
 
         d_y (O, 1): dLoss/d(output). Every parameter p becomes
-        ``p - learning_rate * dLoss/dp``. Returns the gradients, a dict with
-        keys Wxh, Whh, bh, Why, by: the model's gradient arrays, which the
-        next backward overwrites (see ``gradients``). The forward's states are
-        used up: call ``forward`` again before the next ``backward``.
+        ``p - learning_rate * dLoss/dp``. Returns the gradients, a dict by
+        parameter name: the model's gradient arrays, which the next backward
+        overwrites (see ``gradients``). The forward's states are used up:
+        call ``forward`` again before the next ``backward``.
         """
         if not isinstance(learning_rate, (int, float, np.integer, np.floating)) or \
                 isinstance(learning_rate, bool):
             raise TypeError(f"learning_rate must be a real number, got {learning_rate!r}")
-        if self._engine.backward_sequence(d_y, learning_rate) is None:
-            self._require_forward("forward", "backward")
-            d_y = _checks.as_numeric_array("d_y", d_y)
-            O = self.output_size
-            if d_y.shape not in ((O, 1), (O,)):
-                raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
-                                 f"got {_checks.shape_str(d_y.shape)}")
-            _canonical(self._engine.backward_sequence(
-                np.ascontiguousarray(d_y, dtype=self.dtype), learning_rate))
+        self._require_forward("forward", "backward")
+        d_y = _checks.as_numeric_array("d_y", d_y)
+        O = self.output_size
+        if d_y.shape not in ((O, 1), (O,)):
+            raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
+                             f"got {_checks.shape_str(d_y.shape)}")
+        self._engine.backward(np.ascontiguousarray(d_y.reshape(1, O), dtype=self.dtype), None,
+                              False)
+        self._engine.use_up()
+        _core.sgd(self._param_flat, None, self._grad_flat, learning_rate, 0.0, False, 0.0)
         return dict(self._grads)
 
     def _sequence_as_array(self, inputs):
@@ -195,93 +255,138 @@ class RNN:
 
     # ---- batches, every step ------------------------------------------------
 
-    def forward_batch(self, X, h0=None):
-        """Run B sequences of T steps together and read an output at every step.
+    def forward_batch(self, X, h0=None, *, lengths=None, return_state=False):
+        """Run B sequences together and read an output at every step.
 
-        X: floats (T, B, I), or integer token ids (T, B) in [0, input_size).
-        h0: the initial hidden states (B, H); zeros if None.
-        Returns Y (T, B, O) and the hidden states Hs (T, B, H), new arrays.
+        X: floats (T, B, I), or integer token ids (T, B) in [0, input_size);
+        (B, T, ...) with ``batch_first``. h0: the initial states (L*D, B, H)
+        in PyTorch's order (layer by layer, forward then reverse), or (B, H)
+        when L*D = 1; zeros if None. lengths: (B,) integers in [1, T], any
+        order: steps past a sequence's length give zeros in Y and Hs, leave
+        its state alone and get no gradient (PyTorch's packed sequences).
+        Returns Y (T, B, O) and Hs (T, B, D*H), the top layer's output (the
+        same array as Y without an output layer), new arrays; with
+        ``return_state``, also h_n (L*D, B, H), each layer's and direction's
+        state after each sequence's last step.
         """
-        result = self._engine.forward_batch(X, h0)
-        if result is None:
-            X = self._batch_inputs(X)
-            if h0 is not None:
-                h0 = _checks.as_numeric_array("h0", h0)
-                _checks.check_shape("h0", h0, (X.shape[1], self.hidden_size),
-                                    "(B, hidden_size)")
-                h0 = np.ascontiguousarray(h0, dtype=self.dtype)
-            result = self._engine.forward_batch(X, h0)
-        return _canonical(result)
+        X, T, B = self._batch_inputs(X)
+        h0 = self._states("h0", h0, B)
+        if lengths is not None:
+            lengths = _checks.check_lengths(lengths, T, B)
+        Y, top, h_n = self._engine.forward(X, h0, lengths, self._dropout_masks(T, B),
+                                           "forward_batch", False)
+        if Y is None:
+            Y = top
+        if self.batch_first:
+            Y, top = Y.swapaxes(0, 1), top.swapaxes(0, 1)
+        return (Y, top, h_n) if return_state else (Y, top)
 
     def backward_batch(self, dY, dh=None, *, input_grad=False):
         """BPTT of the last ``forward_batch``; the parameters are not changed.
 
-        dY (T, B, O): dLoss/dY for every step. dh (B, H) or None: a further
-        dLoss/dh of the last hidden state (from a later window, say).
-        Returns a dict: the gradients of Wxh, Whh, bh, Why, by (the model's
-        gradient arrays, which the next backward overwrites: see
-        ``gradients``), and new arrays "h0" (B, H) and, with
-        ``input_grad=True``, "X" (T, B, I), which float inputs only have.
+        dY (T, B, O): dLoss/dY for every step ((T, B, D*H) without an output
+        layer; (B, T, ...) with ``batch_first``). dh: dLoss/dh_n, (L*D, B, H)
+        or (B, H) when L*D = 1, or None. Returns a dict: the gradient of every
+        parameter by name (the model's gradient arrays, which the next
+        backward overwrites: see ``gradients``), and new arrays "h0", shaped
+        as the forward's h0 was given, and, with ``input_grad=True``, "X"
+        shaped as X, which float inputs only have.
         """
-        result = self._engine.backward_batch(dY, dh, input_grad)
-        if result is None:
-            self._require_forward("forward_batch", "backward_batch")
-            engine = self._engine
-            T, B, H, O = engine.T, engine.B, self.hidden_size, self.output_size
-            dY = _checks.as_numeric_array("dY", dY)
-            _checks.check_shape("dY", dY, (T, B, O), "(T, B, output_size)")
-            if dh is not None:
-                dh = _checks.as_numeric_array("dh", dh)
-                _checks.check_shape("dh", dh, (B, H), "(B, hidden_size)")
-                dh = np.ascontiguousarray(dh, dtype=self.dtype)
-            if input_grad and engine.tokens:
-                raise ValueError("input_grad=True needs float inputs: the last forward_batch "
-                                 "had token ids, which have no gradient")
-            result = self._engine.backward_batch(np.ascontiguousarray(dY, dtype=self.dtype),
-                                                 dh, input_grad)
-        dh0, dX = _canonical(result)
+        self._require_forward("forward_batch", "backward_batch")
+        engine = self._engine
+        T, B = engine.T, engine.B
+        dY = _checks.as_numeric_array("dY", dY)
+        last = self.output_size or self.layout.top_size
+        if self.batch_first:
+            _checks.check_shape("dY", dY, (B, T, last), "(B, T, output_size)"
+                                if self.output_size else "(B, T, D*hidden_size)")
+            dY = dY.swapaxes(0, 1)
+        else:
+            _checks.check_shape("dY", dY, (T, B, last), "(T, B, output_size)"
+                                if self.output_size else "(T, B, D*hidden_size)")
+        dh = self._states("dh", dh, B)
+        if input_grad and engine.tokens:
+            raise ValueError("input_grad=True needs float inputs: the last forward_batch "
+                             "had token ids, which have no gradient")
+        dh0, dX = engine.backward(np.ascontiguousarray(dY, dtype=self.dtype), dh, input_grad)
         grads = dict(self._grads)
-        grads["h0"] = dh0
+        grads["h0"] = dh0[0] if self._h0_was_2d else dh0
         if input_grad:
-            grads["X"] = dX
+            grads["X"] = dX.swapaxes(0, 1) if self.batch_first else dX
         return grads
 
     def _batch_inputs(self, X):
-        """X validated and in canonical form: float (T, B, I) of the model's
-        dtype, or int64 token ids (T, B)."""
+        """X validated and in canonical form, (T, B) first: float (T, B, I) of
+        the model's dtype, or int64 token ids (T, B); and T, B."""
         I = self.input_size
+        axes = "(B, T" if self.batch_first else "(T, B"
         X = _checks.as_numeric_array("X", X)
         if X.ndim == 2 and _checks.is_token_ids(X):
             if X.size == 0:
                 raise ValueError(f"X is empty: shape {_checks.shape_str(X.shape)}; "
                                  "expected at least one step and one sequence")
             _checks.check_token_range(X, I)
-            return np.ascontiguousarray(X, dtype=np.int64)
+            X = X.T if self.batch_first else X
+            return np.ascontiguousarray(X, dtype=np.int64), X.shape[0], X.shape[1]
         if X.ndim != 3:
             kind = "an integer" if _checks.is_token_ids(X) else f"a {X.dtype.name}"
-            raise ValueError(f"X must be floats of shape (T, B, input_size) = (T, B, {I}) or "
-                             f"integer token ids of shape (T, B); got {kind} array of "
+            raise ValueError(f"X must be floats of shape {axes}, input_size) = {axes}, {I}) or "
+                             f"integer token ids of shape {axes}); got {kind} array of "
                              f"shape {_checks.shape_str(X.shape)}")
         if X.shape[2] != I or X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError(f"X must have shape (T, B, input_size) = (T, B, {I}) with T, B >= 1, "
+            raise ValueError(f"X must have shape {axes}, input_size) = {axes}, {I}) with T, B >= 1, "
                              f"got {_checks.shape_str(X.shape)}")
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        X = X.swapaxes(0, 1) if self.batch_first else X
+        return np.ascontiguousarray(X, dtype=self.dtype), X.shape[0], X.shape[1]
+
+    def _states(self, name, states, B):
+        """h0 or dh validated as (L*D, B, H) of the model's dtype, or None;
+        (B, H) is taken for L*D = 1. For h0, remembers which it was."""
+        LD, H = self.num_layers * self.directions, self.hidden_size
+        two_d = states is None or getattr(states, "ndim", None) == 2 or (
+            isinstance(states, (list, tuple)) and np.ndim(states) == 2)
+        if name == "h0":
+            self._h0_was_2d = LD == 1 and two_d
+        if states is None:
+            return None
+        states = _checks.as_numeric_array(name, states)
+        if LD == 1 and states.ndim != 3:  # the one-layer form, and today's message
+            _checks.check_shape(name, states, (B, H), "(B, hidden_size)")
+            states = states[None]
+        else:
+            _checks.check_shape(name, states, (LD, B, H),
+                                "(num_layers * directions, B, hidden_size)")
+        return np.ascontiguousarray(states, dtype=self.dtype)
+
+    def _dropout_masks(self, T, B):
+        """The masks of this forward's dropout between layers, (L-1, T, B,
+        D*H), 0 or 1/(1-p), drawn from the model's generator; None when
+        there is none (evaluation mode, p = 0 or one layer)."""
+        if not (self.training and self.dropout and self.num_layers > 1):
+            self._last_masks = None
+            return None
+        keep = self._rng.random((self.num_layers - 1, T, B, self.layout.top_size)) >= self.dropout
+        self._last_masks = keep.astype(self.dtype) / self.dtype.type(1 - self.dropout)
+        return self._last_masks
 
     # ---- PyTorch's names and modules (crnn/torch_interop.py) --------------------
 
     @classmethod
-    def from_torch(cls, rnn_module, linear):
-        """An RNN with the weights of a torch ``nn.RNN`` (one layer, tanh) and
-        ``nn.Linear``; its bh is the sum of their two hidden biases."""
+    def from_torch(cls, rnn_module, linear=None):
+        """An RNN with the weights of a torch ``nn.RNN`` (any num_layers,
+        bidirectional, nonlinearity, bias, batch_first) and, optionally, an
+        ``nn.Linear`` on every step; each bh is the sum of its two hidden biases."""
         return torch_interop.from_torch(cls, rnn_module, linear)
 
     def to_torch(self):
-        """A torch ``nn.RNN`` and ``nn.Linear`` with the same function."""
+        """A torch ``nn.RNN`` and ``nn.Linear`` (None without an output layer)
+        with the same function."""
         return torch_interop.to_torch(self)
 
     def state_dict(self):
         """The parameters under PyTorch's names ("rnn.weight_ih_l0", ...,
-        "linear.bias"), as NumPy arrays; torch is not needed."""
+        "rnn.weight_hh_l1_reverse", "linear.bias"), as NumPy arrays; torch is
+        not needed."""
         return torch_interop.state_dict(self)
 
     def load_state_dict(self, state):
@@ -291,22 +396,24 @@ class RNN:
     # ---- training ------------------------------------------------------------
 
     def train_step(self, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=None,
-                   clip_norm=None):
+                   clip_norm=None, lengths=None):
         """One step of training: forward, loss, BPTT, clipping, optimizer step.
 
         inputs: token ids (T,) or (T, B), or floats (T, B, I). targets: ids
         of the same shape for "ce_sum" (cross-entropy summed over steps and
         sequences) and "ce_mean" (averaged over them); floats (T, B, O) for
-        "mse" (mean squared error) and "mse_sum". h0: the hidden state to
-        start from (B, H), e.g. the ``h`` of the previous window (truncated
-        BPTT: no gradient flows back into it). clip: clip each gradient value
-        to [-clip, clip]; clip_norm: scale the gradients to that global norm
-        at most. optimizer: a crnn.optim optimizer over ``parameters()``.
-        Returns the loss (a float) and the last hidden state h (B, H). A loss
-        that is NaN or infinite raises FloatingPointError before any update.
+        "mse" (mean squared error) and "mse_sum". With ``lengths``, only the
+        steps within each sequence's length count, and the means are over
+        them. h0: the state to start from, e.g. the ``h`` of the previous
+        window (truncated BPTT: no gradient flows back into it). clip: clip
+        each gradient value to [-clip, clip]; clip_norm: scale the gradients
+        to that global norm at most. optimizer: a crnn.optim optimizer over
+        ``parameters()``. Returns the loss (a float) and the final state h_n
+        ((B, H) when L*D = 1, else (L*D, B, H)). A loss that is NaN or
+        infinite raises FloatingPointError before any update.
         """
         return training.train_step(self, inputs, targets, h0, optimizer=optimizer,
-                                   loss=loss, clip=clip, clip_norm=clip_norm)
+                                   loss=loss, clip=clip, clip_norm=clip_norm, lengths=lengths)
 
     def _require_forward(self, forward_name, backward_name):
         last = self._engine.last
@@ -317,10 +424,3 @@ class RNN:
             raise ValueError(f"{backward_name}() must run in the thread of the "
                              f"{forward_name}() it follows; the last {forward_name}() ran in "
                              "another thread (give each thread its own model: copy.deepcopy)")
-
-
-def _canonical(result):
-    """The engine's answer to input that was put in canonical form."""
-    if result is None:
-        raise RuntimeError("crnn internal error: the engine refused canonical input")
-    return result

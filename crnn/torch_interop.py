@@ -1,25 +1,18 @@
 """PyTorch weights in and out. torch is imported only by ``from_torch`` and
 ``to_torch``; ``state_dict``/``load_state_dict`` work on plain NumPy arrays.
 
-crnn's model is PyTorch's ``nn.RNN(I, H, nonlinearity="tanh")`` (one layer,
-one direction) followed by ``nn.Linear(H, O)`` on every step. PyTorch has two
-hidden biases, ``bias_ih_l0`` and ``bias_hh_l0``; crnn has their sum,
-``bh``: the forward pass is the same, exactly. Going to PyTorch, crnn puts
-``bh`` in ``bias_ih_l0`` and zeros in ``bias_hh_l0``.
+crnn's model is PyTorch's ``nn.RNN(I, H, num_layers, nonlinearity, bias,
+batch_first, bidirectional)`` followed, when it has an output layer, by
+``nn.Linear(D*H, O)`` on every step. PyTorch has two hidden biases per layer
+and direction, ``bias_ih_l{k}`` and ``bias_hh_l{k}``; crnn has their sum,
+``bh{s}``: the forward pass is the same, exactly. Going to PyTorch, crnn puts
+``bh`` in ``bias_ih`` and zeros in ``bias_hh``.
 
-State-dict names are those of a PyTorch module holding the two layers as
-``self.rnn`` and ``self.linear``.
+Names come from the model's layout (``crnn.layers``): those of a PyTorch
+module holding the two layers as ``self.rnn`` and ``self.linear``
+("rnn.weight_ih_l0", "rnn.weight_hh_l1_reverse", "linear.bias", ...).
 """
 import numpy as np
-
-NAMES = {  # state-dict name -> crnn parameter
-    "rnn.weight_ih_l0": "Wxh",
-    "rnn.weight_hh_l0": "Whh",
-    "rnn.bias_ih_l0": "bh",
-    "rnn.bias_hh_l0": "bh",
-    "linear.weight": "Why",
-    "linear.bias": "by",
-}
 
 
 def _as_numpy(value):
@@ -29,88 +22,91 @@ def _as_numpy(value):
     return np.asarray(value)
 
 
+def _torch_shape(parameter):
+    """PyTorch stores biases as vectors."""
+    return parameter.shape[:1] if parameter.role in ("bh", "by") else parameter.shape
+
+
 def state_dict(rnn):
     """The parameters under PyTorch's names, as new NumPy arrays."""
-    p = rnn.parameters()
-    return {
-        "rnn.weight_ih_l0": p["Wxh"].copy(),
-        "rnn.weight_hh_l0": p["Whh"].copy(),
-        "rnn.bias_ih_l0": p["bh"][:, 0].copy(),
-        "rnn.bias_hh_l0": np.zeros(rnn.hidden_size, dtype=rnn.dtype),
-        "linear.weight": p["Why"].copy(),
-        "linear.bias": p["by"][:, 0].copy(),
-    }
+    state = {}
+    for p in rnn.layout.parameters:
+        value = rnn.parameters()[p.name].reshape(_torch_shape(p)).copy()
+        state[p.torch_names[0]] = value
+        for name in p.torch_names[1:]:  # bias_hh: bh went whole into bias_ih
+            state[name] = np.zeros_like(value)
+    return state
 
 
 def load_state_dict(rnn, state):
     """Set ``rnn``'s parameters from a state dict with PyTorch's names (NumPy
-    arrays or tensors); both hidden biases are summed into bh."""
-    missing = sorted(set(NAMES) - set(state))
+    arrays or tensors); the two hidden biases are summed into each bh."""
+    expected = {name: p for p in rnn.layout.parameters for name in p.torch_names}
+    missing = sorted(set(expected) - set(state))
     if missing:
         raise ValueError(f"state dict has no {missing}")
-    extra = sorted(set(state) - set(NAMES))
+    extra = sorted(set(state) - set(expected))
     if extra:
         raise ValueError(f"state dict has entries crnn does not know: {extra}")
-    values = {name: _as_numpy(state[name]) for name in NAMES}
-    expected = {"rnn.weight_ih_l0": (rnn.hidden_size, rnn.input_size),
-                "rnn.weight_hh_l0": (rnn.hidden_size, rnn.hidden_size),
-                "rnn.bias_ih_l0": (rnn.hidden_size,), "rnn.bias_hh_l0": (rnn.hidden_size,),
-                "linear.weight": (rnn.output_size, rnn.hidden_size),
-                "linear.bias": (rnn.output_size,)}
-    for name, shape in expected.items():
-        if values[name].shape != shape:
-            raise ValueError(f"{name} must have shape {shape}, got {values[name].shape}")
-    rnn.Wxh = values["rnn.weight_ih_l0"]
-    rnn.Whh = values["rnn.weight_hh_l0"]
-    rnn.bh = (values["rnn.bias_ih_l0"].astype(np.float64)
-              + values["rnn.bias_hh_l0"].astype(np.float64))
-    rnn.Why = values["linear.weight"]
-    rnn.by = values["linear.bias"]
+    values = {}
+    for name, p in expected.items():
+        values[name] = _as_numpy(state[name])
+        if values[name].shape != _torch_shape(p):
+            raise ValueError(f"{name} must have shape {_torch_shape(p)}, got {values[name].shape}")
+    for p in rnn.layout.parameters:  # after every check: all or nothing changes
+        total = sum(values[name].astype(np.float64) for name in p.torch_names)
+        rnn._assign(p.name, total if len(p.torch_names) > 1 else values[p.torch_names[0]])
 
 
-def from_torch(cls, rnn_module, linear):
-    """An RNN with the weights of ``nn.RNN`` and ``nn.Linear``."""
+def from_torch(cls, rnn_module, linear=None):
+    """An RNN with the weights of ``nn.RNN`` and, if given, ``nn.Linear``."""
     import torch
-    if not isinstance(rnn_module, torch.nn.RNN) or not isinstance(linear, torch.nn.Linear):
-        raise TypeError("from_torch takes a torch.nn.RNN and a torch.nn.Linear, got "
+    if type(rnn_module) is not torch.nn.RNN or not (linear is None
+                                                    or isinstance(linear, torch.nn.Linear)):
+        raise TypeError("from_torch takes a torch.nn.RNN and a torch.nn.Linear or None, got "
                         f"{type(rnn_module).__name__} and {type(linear).__name__}")
-    if (rnn_module.num_layers != 1 or rnn_module.bidirectional
-            or rnn_module.nonlinearity != "tanh" or getattr(rnn_module, "proj_size", 0)):
-        raise ValueError("crnn is one layer, one direction, tanh: the nn.RNN has "
-                         f"num_layers={rnn_module.num_layers}, bidirectional="
-                         f"{rnn_module.bidirectional}, nonlinearity={rnn_module.nonlinearity!r}")
-    if linear.in_features != rnn_module.hidden_size:
+    if getattr(rnn_module, "proj_size", 0):
+        raise ValueError("crnn has no projection of the hidden state: proj_size must be 0")
+    D = 2 if rnn_module.bidirectional else 1
+    if linear is not None and linear.in_features != D * rnn_module.hidden_size:
         raise ValueError(f"the Linear takes {linear.in_features} features, the RNN gives "
-                         f"{rnn_module.hidden_size}")
+                         f"{D * rnn_module.hidden_size}")
     dtype = rnn_module.weight_hh_l0.dtype
-    if dtype not in (torch.float32, torch.float64) or linear.weight.dtype != dtype:
-        raise TypeError(f"weights must be float32 or float64 in both modules, got {dtype} "
-                        f"and {linear.weight.dtype}")
-    rnn = cls(rnn_module.input_size, linear.out_features, rnn_module.hidden_size,
+    if dtype not in (torch.float32, torch.float64) or (linear is not None
+                                                       and linear.weight.dtype != dtype):
+        raise TypeError(f"weights must be float32 or float64 in both modules, got {dtype}"
+                        + (f" and {linear.weight.dtype}" if linear is not None else ""))
+    rnn = cls(rnn_module.input_size, None if linear is None else linear.out_features,
+              rnn_module.hidden_size, num_layers=rnn_module.num_layers,
+              nonlinearity=rnn_module.nonlinearity, bidirectional=rnn_module.bidirectional,
+              bias=rnn_module.bias, dropout=float(rnn_module.dropout),
+              batch_first=rnn_module.batch_first,
               dtype=np.float32 if dtype == torch.float32 else np.float64, seed=0)
-    zeros_h = np.zeros(rnn_module.hidden_size)
-    state = {"rnn.weight_ih_l0": rnn_module.weight_ih_l0, "rnn.weight_hh_l0": rnn_module.weight_hh_l0,
-             "rnn.bias_ih_l0": rnn_module.bias_ih_l0 if rnn_module.bias else zeros_h,
-             "rnn.bias_hh_l0": rnn_module.bias_hh_l0 if rnn_module.bias else zeros_h,
-             "linear.weight": linear.weight,
-             "linear.bias": linear.bias if linear.bias is not None else np.zeros(linear.out_features)}
+    state = {f"rnn.{k}": v for k, v in rnn_module.state_dict().items()}
+    if linear is not None:
+        state["linear.weight"] = linear.weight
+        state["linear.bias"] = (linear.bias if linear.bias is not None
+                                else np.zeros(linear.out_features))
     load_state_dict(rnn, state)
     return rnn
 
 
 def to_torch(rnn):
-    """``nn.RNN`` and ``nn.Linear`` computing what ``rnn`` computes (inputs
-    (T, B, I), batch_first=False)."""
+    """``nn.RNN`` and ``nn.Linear`` (None without an output layer) computing
+    what ``rnn`` computes."""
     import torch
     dtype = torch.float32 if rnn.dtype == np.float32 else torch.float64
-    module = torch.nn.RNN(rnn.input_size, rnn.hidden_size, nonlinearity="tanh").to(dtype)
-    linear = torch.nn.Linear(rnn.hidden_size, rnn.output_size).to(dtype)
+    module = torch.nn.RNN(rnn.input_size, rnn.hidden_size, num_layers=rnn.num_layers,
+                          nonlinearity=rnn.nonlinearity, bias=rnn.bias,
+                          batch_first=rnn.batch_first, dropout=rnn.dropout,
+                          bidirectional=rnn.bidirectional).to(dtype)
+    linear = None
+    if rnn.output_size is not None:
+        linear = torch.nn.Linear(rnn.layout.top_size, rnn.output_size).to(dtype)
     state = state_dict(rnn)
     with torch.no_grad():
-        for name, target in (("rnn.weight_ih_l0", module.weight_ih_l0),
-                             ("rnn.weight_hh_l0", module.weight_hh_l0),
-                             ("rnn.bias_ih_l0", module.bias_ih_l0),
-                             ("rnn.bias_hh_l0", module.bias_hh_l0),
-                             ("linear.weight", linear.weight), ("linear.bias", linear.bias)):
-            target.copy_(torch.from_numpy(state[name]))
+        for name, value in state.items():
+            owner, attribute = name.split(".", 1)
+            target = getattr(module if owner == "rnn" else linear, attribute)
+            target.copy_(torch.from_numpy(value))
     return module, linear

@@ -17,7 +17,7 @@ from .optim import clip_elementwise, clip_global_norm
 
 
 def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=None,
-               clip_norm=None):
+               clip_norm=None, lengths=None):
     """Forward, loss, BPTT, clipping and one optimizer step; see RNN.train_step."""
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
@@ -26,11 +26,21 @@ def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=
     inputs = _checks.as_numeric_array("inputs", inputs)
     targets = _checks.as_numeric_array("targets", targets)
     if inputs.ndim == 1:  # one sequence of token ids
-        inputs = inputs[:, None]
+        inputs = inputs[None, :] if rnn.batch_first else inputs[:, None]
         if targets.ndim == 1:
-            targets = targets[:, None]
-    Y, hidden_states = rnn.forward_batch(inputs, h0)
-    value, dY = LOSSES[loss](Y, targets)
+            targets = targets[None, :] if rnn.batch_first else targets[:, None]
+    Y, _, h_n = rnn.forward_batch(inputs, h0, lengths=lengths, return_state=True)
+    if lengths is None:
+        value, dY = LOSSES[loss](Y, targets)
+    else:  # the loss of the valid steps only, as rows (n, 1, O)
+        T, B = Y.shape[:2][::-1] if rnn.batch_first else Y.shape[:2]
+        valid = np.arange(T)[:, None] < np.asarray(lengths)[None, :]
+        valid = valid.T if rnn.batch_first else valid
+        _checks.check_shape("targets", targets, Y.shape[:2] + targets.shape[2:],
+                            "(B, T, ...)" if rnn.batch_first else "(T, B, ...)")
+        value, dY_valid = LOSSES[loss](Y[valid][:, None], targets[valid][:, None])
+        dY = np.zeros_like(Y)
+        dY[valid] = dY_valid[:, 0]
     if not math.isfinite(value):
         raise FloatingPointError(f"the loss is {value} at this step; the parameters were "
                                  "not updated")
@@ -40,7 +50,7 @@ def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=
     if clip_norm is not None:
         clip_global_norm(grads, clip_norm)
     optimizer.step(grads)
-    return value, hidden_states[-1]
+    return value, (h_n[0] if len(h_n) == 1 else h_n)
 
 
 def windows(ids, seq_length):

@@ -1,6 +1,7 @@
 /*
- * crnn.c: instantiates the templates (kernels_portable.inc.c, rnn.inc.c,
- * train.inc.c) for float and double, so both types share one source.
+ * crnn.c: instantiates the templates for float and double, so both types
+ * share one source: the portable kernels, then one file per operation
+ * (linear, one-hot input, activations, the Elman recurrence, training).
  */
 #include "crnn.h"
 #include "kernels.h"
@@ -17,6 +18,11 @@ static int ids_in_range(const int64_t *ids, ptrdiff_t n, ptrdiff_t I) {
     for (ptrdiff_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= (int64_t)I) return 0;
     return 1;
+}
+
+/* the time step of a direction's s-th iteration: t = s, or T-1-s in reverse */
+static ptrdiff_t step_at(ptrdiff_t s, ptrdiff_t T, int reverse) {
+    return reverse ? T - 1 - s : s;
 }
 
 /* Rows of the transposed weights in the workspace are padded to a multiple
@@ -36,7 +42,11 @@ static void *align_up(void *p) {
 #define EXP expf
 #define SQRT sqrtf
 #include "kernels_portable.inc.c"
-#include "rnn.inc.c"
+#include "products.inc.c"
+#include "linear.inc.c"
+#include "onehot.inc.c"
+#include "activation.inc.c"
+#include "elman.inc.c"
 #include "train.inc.c"
 #undef real
 #undef CRNN_SUFFIX
@@ -50,7 +60,11 @@ static void *align_up(void *p) {
 #define EXP exp
 #define SQRT sqrt
 #include "kernels_portable.inc.c"
-#include "rnn.inc.c"
+#include "products.inc.c"
+#include "linear.inc.c"
+#include "onehot.inc.c"
+#include "activation.inc.c"
+#include "elman.inc.c"
 #include "train.inc.c"
 #undef real
 #undef CRNN_SUFFIX
@@ -59,10 +73,10 @@ static void *align_up(void *p) {
 #undef SQRT
 
 /* in elements of either type: the slack of 16 covers 64 bytes of alignment */
-size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H) {
-    return ((size_t)I + (size_t)H) * (size_t)padded_ld(H) + CRNN_ALIGN_ELEMENTS;
+size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT) {
+    return (size_t)IN * (size_t)padded_ld(OUT) + CRNN_ALIGN_ELEMENTS;
 }
 
-size_t crnn_output_forward_workspace(ptrdiff_t H, ptrdiff_t O) {
-    return (size_t)H * (size_t)padded_ld(O) + CRNN_ALIGN_ELEMENTS;
+size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H) {
+    return (size_t)H * (size_t)padded_ld(H) + CRNN_ALIGN_ELEMENTS + 2 * (size_t)B * (size_t)H;
 }

@@ -1,21 +1,28 @@
 /*
- * crnn: the C core of a one-layer Elman RNN, on raw buffers, no Python.
+ * crnn: the C core of the Elman RNN family, on raw buffers, no Python.
+ * One function per operation and direction; a model is a stack of them:
  *
- *   a_t = x_t Wxh^T + h_(t-1) Whh^T + bh      (pre-activation)
- *   h_t = tanh(a_t)
- *   y_t = h_t Why^T + by
+ *   a_t = x_t Wxh^T + bh                 crnn_linear_forward (crnn_onehot_ for ids)
+ *   h_t = act(a_t + h_prev Whh^T)        crnn_elman_forward (tanh or ReLU,
+ *                                        either direction, variable lengths)
+ *   y_t = h_t Why^T + by                 crnn_linear_forward
+ *
+ * A layer above the first reads the layer below's output, the two directions'
+ * states side by side (D*H); dropout between layers is crnn_multiply.
  *
  * Sizes, the same letters everywhere in crnn:
  *   T  sequence length (time steps)
  *   B  batch size (independent sequences, advanced together)
  *   I  input size (features per step, or vocabulary size for token ids)
  *   H  hidden size
+ *   D  directions (1, or 2 for a bidirectional model)
  *   O  output size
  *   N  rows of a product over all steps at once, N = T*B
  *
  * Every array is row-major and contiguous; (T,B,H) means index [t][b][h].
- * Parameters are stored as the Python class stores them:
- *   Wxh (H,I), Whh (H,H), bh (H), Why (O,H), by (O).
+ * Parameters are stored as the Python class stores them, row-major:
+ *   Wxh (H,IN), Whh (H,H), bh (H), Why (O,D*H), by (O); IN = I for the first
+ *   layer, D*H above it.
  *
  * Conventions (from llm.c): outputs first, then inputs, then parameters, then
  * scratch, sizes last. Backward functions ADD into their gradient outputs; the
@@ -35,7 +42,7 @@
 extern "C" {
 #endif
 
-/* Returned by the token-id functions when an id is outside [0, I). Nothing is
+/* Returned by the token-id functions when an id is outside [0, IN). Nothing is
  * written before the ids are checked. */
 #define CRNN_OK 0
 #define CRNN_ERR_TOKEN_ID (-1)
@@ -67,48 +74,72 @@ int crnn_get_num_threads(void);
 void crnn_tanh_f32(float *x, ptrdiff_t n);
 void crnn_tanh_f64(double *x, ptrdiff_t n);
 
-/* Elements of workspace the forward functions need: Wxh^T (I,H) and Whh^T (H,H). */
-size_t crnn_rnn_forward_workspace(ptrdiff_t I, ptrdiff_t H);
-/* Elements of workspace crnn_output_forward needs: Why^T (H,O). */
-size_t crnn_output_forward_workspace(ptrdiff_t H, ptrdiff_t O);
+/* Activations of the hidden state (the `activation` arguments). */
+#define CRNN_TANH 0
+#define CRNN_RELU 1
+
+/* Elements of workspace crnn_linear_forward needs: W^T (IN,OUT), aligned. */
+size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT);
+/* Elements of workspace crnn_elman_forward and crnn_elman_backward need:
+ * Whh^T (H,H), aligned, and two (B,H) states. */
+size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H);
 
 #define CRNN_DECLARE(real, sfx)                                                   \
-/* hidden_states (T,B,H) <- h_t = tanh(X_t Wxh^T + h_(t-1) Whh^T + bh)          \
- * X (T,B,I), h0 (B,H) or NULL, workspace as crnn_rnn_forward_workspace */      \
-void crnn_rnn_forward_##sfx(real *hidden_states, const real *X, const real *h0, \
-    const real *Wxh, const real *Whh, const real *bh, real *workspace,          \
-    ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);                        \
-/* the same with token ids (T,B) in [0, I): x_t Wxh^T is column ids[t,b] of Wxh */ \
-int crnn_rnn_forward_tokens_##sfx(real *hidden_states, const int64_t *ids,      \
-    const real *h0, const real *Wxh, const real *Whh, const real *bh,           \
-    real *workspace, ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);       \
-/* Y (N,O) <- hidden_states (N,H) Why^T + by; workspace as                      \
- * crnn_output_forward_workspace */                                             \
-void crnn_output_forward_##sfx(real *Y, const real *hidden_states,              \
-    const real *Why, const real *by, real *workspace,                           \
-    ptrdiff_t N, ptrdiff_t H, ptrdiff_t O);                                     \
-/* d_hidden (N,H) += dY Why;  dWhy (O,H) += dY^T hidden_states;                 \
- * dby (O) += sum over rows of dY.  dY (N,O) */                                 \
-void crnn_output_backward_##sfx(real *d_hidden, real *dWhy, real *dby,          \
-    const real *dY, const real *hidden_states, const real *Why,                 \
-    ptrdiff_t N, ptrdiff_t H, ptrdiff_t O);                                     \
-/* Backpropagation through time.                                                \
- * d_hidden (T,B,H): on entry dLoss/dh_t from above (the output layer); on      \
- * exit dLoss/da_t, the gradient of the pre-activations.                        \
- * dh_last (B,H) or NULL: a further gradient of the last hidden state.          \
- * dWxh (H,I) += da^T X;  dWhh (H,H) += da_t^T h_(t-1);  dbh (H) += sum da;     \
- * dh0 (B,H) += da_0 Whh (may be NULL);  dX (T,B,I) += da Wxh (may be NULL,     \
- * which skips that product). X (T,B,I), h0 (B,H) or NULL,                      \
- * hidden_states (T,B,H) as crnn_rnn_forward left them. */                      \
-void crnn_rnn_backward_##sfx(real *dWxh, real *dWhh, real *dbh, real *dh0,      \
-    real *dX, real *d_hidden, const real *dh_last, const real *X,               \
-    const real *h0, const real *hidden_states, const real *Wxh,                 \
-    const real *Whh, ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);       \
-/* the same with token ids (T,B): dWxh[:, ids[t,b]] += da_t[b]; no dX */        \
-int crnn_rnn_backward_tokens_##sfx(real *dWxh, real *dWhh, real *dbh,           \
-    real *dh0, real *d_hidden, const real *dh_last, const int64_t *ids,         \
-    const real *h0, const real *hidden_states, const real *Whh,                 \
-    ptrdiff_t T, ptrdiff_t B, ptrdiff_t I, ptrdiff_t H);                        \
+/* ---- linear layer: the input projection and the output layer ---- */        \
+/* Y (N,OUT) <- X (N,IN) W^T + b.  W (OUT,IN), b (OUT) or NULL;                 \
+ * workspace as crnn_linear_workspace */                                        \
+void crnn_linear_forward_##sfx(real *Y, const real *X, const real *W,           \
+    const real *b, real *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);  \
+/* dX (N,IN) += dY W (NULL skips that product);  dW (OUT,IN) += dY^T X;         \
+ * db (OUT) += sum over the rows of dY (NULL: no bias).  dY (N,OUT) */          \
+void crnn_linear_backward_##sfx(real *dX, real *dW, real *db, const real *dY,  \
+    const real *X, const real *W, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);    \
+                                                                                \
+/* ---- one-hot input: token ids (N) in [0, IN) stand for one-hot rows ---- */ \
+/* Y (N,OUT) <- column ids[n] of W (OUT,IN), + b (OUT, or NULL): a gather.      \
+ * CRNN_ERR_TOKEN_ID, with nothing written, for an id outside [0, IN). */      \
+int crnn_onehot_forward_##sfx(real *Y, const int64_t *ids, const real *W,      \
+    const real *b, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);                   \
+/* dW[:, ids[n]] += dY[n] (a scatter); db (OUT, or NULL) += sum of rows of dY */ \
+int crnn_onehot_backward_##sfx(real *dW, real *db, const real *dY,             \
+    const int64_t *ids, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);              \
+                                                                                \
+/* ---- activations (CRNN_TANH, CRNN_RELU); the derivative from the output -- */ \
+/* x (n) <- act(x) */                                                           \
+void crnn_activation_forward_##sfx(real *x, ptrdiff_t n, int activation);      \
+/* d (n) *= act'(a), read from h = act(a): 1 - h^2, or 1 where h > 0 else 0 */ \
+void crnn_activation_backward_##sfx(real *d, const real *h, ptrdiff_t n,       \
+    int activation);                                                            \
+                                                                                \
+/* ---- the Elman recurrence: one layer, one direction ---- */                  \
+/* h_t = act(hidden_states[t] + h_prev Whh^T) over t = 0..T-1, or T-1..0 with   \
+ * `reverse`; h_prev is the state of the step before in that order, h0 (B,H)   \
+ * at the first (NULL: zeros).                                                  \
+ * hidden_states (T,B,H): on entry the input projection x_t Wxh^T + bh, on      \
+ * exit h_t. lengths (B) in [1, T], or NULL for T: sequence b runs over its     \
+ * steps t < lengths[b] only (in reverse, from its own last step); at the      \
+ * others its row of hidden_states is 0 and its state is carried unchanged.     \
+ * h_n (B,H) or NULL <- each sequence's state after its last step.              \
+ * workspace as crnn_elman_workspace. */                                        \
+void crnn_elman_forward_##sfx(real *hidden_states, real *h_n, const real *h0,  \
+    const real *Whh, const int64_t *lengths, real *workspace, ptrdiff_t T,      \
+    ptrdiff_t B, ptrdiff_t H, int activation, int reverse);                     \
+/* Backpropagation through time of crnn_elman_forward.                          \
+ * d_hidden (T,B,H): on entry dLoss/dh_t from above (the output layer or the   \
+ * layer above); on exit dLoss/da_t, the gradient of the pre-activations, 0     \
+ * past each sequence's length. dh_n (B,H) or NULL: dLoss/dh_n.                 \
+ * dWhh (H,H) += sum over steps of da_t^T h_prev;  dh0 (B,H) += dLoss/dh0       \
+ * (NULL skips it). h0, hidden_states and lengths as crnn_elman_forward had     \
+ * and left them; workspace as crnn_elman_workspace. */                         \
+void crnn_elman_backward_##sfx(real *dWhh, real *dh0, real *d_hidden,          \
+    const real *dh_n, const real *h0, const real *hidden_states,                \
+    const real *Whh, const int64_t *lengths, real *workspace, ptrdiff_t T,      \
+    ptrdiff_t B, ptrdiff_t H, int activation, int reverse);                     \
+                                                                                \
+/* ---- dropout: the mask holds 0 or 1/(1-p) ---- */                            \
+/* y (n) <- x * mask, or with accumulate y += x * mask (the backward) */        \
+void crnn_multiply_##sfx(real *y, const real *x, const real *mask, ptrdiff_t n, \
+    int accumulate);                                                            \
                                                                                 \
 /* ---- training: loss, clipping, optimizer steps over flat arrays (n) ---- */  \
 /* Softmax cross-entropy of the rows of Y (N,O) against targets (N) in         \

@@ -1,6 +1,6 @@
 /*
  * Internal to the C core: the kernels the RNN is built from, as one table of
- * function pointers per floating type and per instruction set. rnn.inc.c calls
+ * function pointers per floating type and per instruction set. The operations call
  * through the table that dispatch.c selected at run time, so one build runs on
  * every CPU of its platform and uses the widest SIMD the CPU has.
  */

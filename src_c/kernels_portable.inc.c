@@ -95,9 +95,14 @@ static void FN(exp_shifted_portable)(real *d, const real *y, ptrdiff_t n, real s
 }
 
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
-    FN(matmul_portable), FN(tanh_portable), FN(transpose), FN(exp_shifted_portable),
-    FN(clip_portable),
-    FN(adagrad_portable), FN(rmsprop_portable), FN(adam_portable),
+    .matmul = FN(matmul_portable),
+    .tanh = FN(tanh_portable),
+    .transpose = FN(transpose),
+    .exp_shifted = FN(exp_shifted_portable),
+    .clip = FN(clip_portable),
+    .adagrad = FN(adagrad_portable),
+    .rmsprop = FN(rmsprop_portable),
+    .adam = FN(adam_portable),
 };
 
 /* Helpers that every path shares: they are O(size of the data), not products. */

@@ -135,7 +135,7 @@ CRNN_INLINE void FN(matmul_strided)(real *C, ptrdiff_t ldc, const real *A,
     }
 }
 
-/* The two ways rnn.inc.c reads A, each compiled with its unit stride known:
+/* The two ways the operations read A, each compiled with its unit stride known:
  * measured, the generic strides cost 10-60 % on small products. */
 static void FN(matmul_one_thread)(real *C, ptrdiff_t ldc, const real *A,
                                   ptrdiff_t rs, ptrdiff_t cs, const real *B,

@@ -14,8 +14,14 @@
 #define CRNN_TABLE_TYPE crnn_kernels_f32
 #endif
 const CRNN_TABLE_TYPE TABLE = {
-    FN(matmul), FN(tanh),      TRANSPOSE,   FN(exp_shifted),
-    FN(clip),   FN(adagrad),   FN(rmsprop), FN(adam),
+    .matmul = FN(matmul),
+    .tanh = FN(tanh),
+    .transpose = TRANSPOSE,
+    .exp_shifted = FN(exp_shifted),
+    .clip = FN(clip),
+    .adagrad = FN(adagrad),
+    .rmsprop = FN(rmsprop),
+    .adam = FN(adam),
 };
 
 #undef CRNN_TABLE_TYPE

@@ -1,6 +1,6 @@
 /*
  * Training, a template: crnn.c includes this file once per floating type,
- * as it does rnn.inc.c. The fused softmax cross-entropy, and the element-wise
+ * as it does the operations. The fused softmax cross-entropy, and the element-wise
  * updates over whole flat arrays (one call updates every parameter), which go
  * through the kernel table: the portable loops are in kernels_portable.inc.c.
  * Shapes and conventions in crnn.h.

@@ -26,19 +26,23 @@ SHAPES = [  # T, B, I, H, O
 ]
 
 
-def magnitudes(params, x, h0, hidden_states, dY, dh):
+def magnitudes(params, x, h0, dY, dh, lengths, nonlinearity, masks):
     """The output and the gradients computed on the absolute values of every
-    factor: the size of the terms each element is a sum of (tanh' = 1 - h^2
-    is positive already)."""
-    absolute = {name: np.abs(p) for name, p in params.items()}
+    factor, the forward's states included: the size of the terms each element
+    is a sum of (the activations' derivatives, read from |h|, are positive
+    and the same)."""
     a = (lambda v: None if v is None else np.abs(v))
+    layer_inputs, runs, top = reference._run(params, x, h0, lengths, nonlinearity, masks)
+    absolute_pass = ([v if v.ndim == 2 else np.abs(v) for v in layer_inputs],
+                     [tuple(np.abs(v) for v in run) for run in runs], np.abs(top))
+    absolute = {name: np.abs(p) for name, p in params.items()}
     x_abs = x if x.ndim == 2 else np.abs(x)
-    hs_abs = np.abs(hidden_states)
-    return (reference.output(absolute, hs_abs),
-            reference.backward(absolute, x_abs, a(h0), hs_abs, np.abs(dY), a(dh)))
+    return (reference.output(absolute, np.abs(top), lengths),
+            reference._backward(absolute, x_abs, absolute_pass, np.abs(dY), a(dh), lengths,
+                                nonlinearity, a(masks)))
 
 
-def check_against_reference(rnn, inputs, h0, dY, dh, input_grad):
+def check_against_reference(rnn, inputs, h0, dY, dh, input_grad, lengths=None):
     """Run forward_batch/backward_batch and the reference on the same float64
     values; compare everything the model returns, each error relative to the
     size of the terms the result is summed from (see magnitudes)."""
@@ -52,17 +56,22 @@ def check_against_reference(rnn, inputs, h0, dY, dh, input_grad):
     dY64 = dY.astype(rnn.dtype).astype(np.float64)
     dh64 = None if dh is None else dh.astype(rnn.dtype).astype(np.float64)
 
-    Y, Hs = rnn.forward_batch(inputs, h0=h0)
+    Y, Hs, h_n = rnn.forward_batch(inputs, h0=h0, lengths=lengths, return_state=True)
+    masks = rnn._last_masks
     grads = rnn.backward_batch(dY, dh, input_grad=input_grad)
 
-    hs_ref = reference.forward(params, x64, h0_64)
-    assert Y.dtype == rnn.dtype and Hs.dtype == rnn.dtype
+    config = dict(lengths=lengths, nonlinearity=rnn.nonlinearity, masks=masks)
+    hs_ref, h_n_ref = reference.forward(params, x64, h0_64, return_state=True, **config)
+    assert Y.dtype == rnn.dtype and Hs.dtype == rnn.dtype and h_n.dtype == rnn.dtype
     assert relative_error(Hs, hs_ref) < tol
-    Y_size, grad_sizes = magnitudes(params, x64, h0_64, hs_ref, dY64, dh64)
-    assert relative_error(Y, reference.output(params, hs_ref), Y_size) < tol
-    expected = reference.backward(params, x64, h0_64, hs_ref, dY64, dh64)
+    assert relative_error(h_n, h_n_ref) < tol
+    Y_size, grad_sizes = magnitudes(params, x64, h0_64, dY64, dh64, **config)
+    assert relative_error(Y, reference.output(params, hs_ref, lengths), Y_size) < tol
+    expected = reference.backward(params, x64, dY64, h0_64, dh64, **config)
     if not input_grad:
         expected.pop("X", None)
+    if h0 is not None:
+        expected["h0"] = expected["h0"].reshape(h0.shape)
     assert set(grads) == set(expected)
     for name, g in grads.items():
         assert g.dtype == rnn.dtype and g.shape == expected[name].shape, name
@@ -147,7 +156,7 @@ def test_seed_api_matches_reference(dtype, rng, kernel):
     grads = rnn.backward(d_y, learning_rate=0.5)
     dY = np.zeros((T, 1, O))
     dY[-1, 0] = d_y.astype(dtype)[:, 0]
-    expected = reference.backward(params, X.astype(np.float64)[:, None, :], None, hs_ref, dY)
+    expected = reference.backward(params, X.astype(np.float64)[:, None, :], dY)
     assert set(grads) == set(params)
     for name in params:
         assert relative_error(grads[name], expected[name]) < tol, name

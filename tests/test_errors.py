@@ -160,30 +160,34 @@ def test_parameter_assignment(rnn):
 
 def test_engine_refuses_what_is_not_canonical_and_changes_nothing(rnn):
     """The compiled engine takes only well-shaped C-contiguous input of the
-    model's dtype; for anything else it returns None before touching the C
-    core or its own state, so no wrongly sized buffer ever reaches C."""
+    model's dtype (rnn.py validates and converts what users give); anything
+    else is refused with an internal error before the C core or the engine's
+    state is touched, so no wrongly sized buffer ever reaches C."""
     engine = rnn._engine
     X = np.random.default_rng(0).standard_normal((3, 2, I))
-    Y, Hs = engine.forward_batch(X, None)
+    engine.forward(X, None, None, None, "forward_batch", False)
     refused = [
-        (np.zeros((3, 2, I + 1)), None),             # wrong input size
-        (np.zeros((3, 2, I), dtype=np.float32), None),  # wrong dtype
-        (np.zeros((2, 3, I)).transpose(1, 0, 2), None),  # not C-contiguous
-        (np.zeros((0, 2, I)), None),                 # empty
-        (np.array([[0, I]]), None),                  # id out of range
-        (np.array([[0, -1]]), None),
-        (np.zeros((3, 2), dtype=np.int32), None),    # ids must be int64
-        (X, np.zeros((1, H))),                       # h0 of the wrong batch
-        ([1, 2, 3], None),                           # no buffer
+        (np.zeros((3, 2, I + 1)), None, None),               # wrong input size
+        (np.zeros((3, 2, I), dtype=np.float32), None, None),  # wrong dtype
+        (np.zeros((2, 3, I)).transpose(1, 0, 2), None, None),  # not C-contiguous
+        (np.zeros((3, 2), dtype=np.int32), None, None),      # ids must be int64
+        (X, np.zeros((1, 1, H)), None),                      # h0 of the wrong batch
+        (X, np.zeros((2, H)), None),                         # h0 without its layer axis
+        (X, None, np.array([3, 3], dtype=np.int32)),         # lengths must be int64
+        (X, None, np.array([3], dtype=np.int64)),            # one length per sequence
     ]
     for args in refused:
-        assert engine.forward_batch(*args) is None, args
+        with pytest.raises(RuntimeError, match="crnn internal error"):
+            engine.forward(*args, None, "forward_batch", False)
+    with pytest.raises(RuntimeError, match="crnn internal error"):
+        engine.forward([1, 2, 3], None, None, None, "forward_batch", False)  # no buffer
     assert engine.last == "forward_batch" and (engine.T, engine.B) == (3, 2)
-    for dY, dh in [(np.zeros((3, 2, O + 1)), None), (np.zeros((3, 2, O)), np.zeros((2, H + 1))),
+    for dY, dh in [(np.zeros((3, 2, O + 1)), None), (np.zeros((3, 2, O)), np.zeros((1, 2, H + 1))),
                    (np.zeros((3, 2, O), dtype=np.float32), None)]:
-        assert engine.backward_batch(dY, dh, False) is None
+        with pytest.raises(RuntimeError, match="crnn internal error"):
+            engine.backward(dY, dh, False)
     # what the first forward recorded is intact
-    expected = rnn.backward_batch(np.ones((3, 2, O)))["Wxh"].copy()
+    expected = engine.backward(np.ones((3, 2, O)), None, False)
+    expected = rnn.gradients()["Wxh"].copy()
     rnn.forward_batch(X)
     np.testing.assert_array_equal(rnn.backward_batch(np.ones((3, 2, O)))["Wxh"], expected)
-    assert engine.backward_sequence(np.ones((O, 1)), 0.1) is None  # no forward() before it

@@ -1,8 +1,10 @@
 """The ONNX graph of a model gives crnn's outputs in ONNX Runtime (run where
-onnx and onnxruntime are installed)."""
+onnx and onnxruntime are installed): every layer count, direction and
+activation, with and without lengths and an output layer."""
 import numpy as np
 import pytest
 
+import crnn
 from crnn import onnx as crnn_onnx
 
 from conftest import random_model
@@ -11,14 +13,37 @@ onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 
 
+def run_onnx(rnn, path, X, lengths=None):
+    crnn_onnx.export(rnn, path, sequence_lens=lengths is not None)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {"X": X}
+    if lengths is not None:
+        feed["sequence_lens"] = lengths.astype(np.int32)
+    return session.run(None, feed)
+
+
 @pytest.mark.parametrize("T,B,I,H,O", [(1, 1, 1, 1, 1), (7, 3, 5, 9, 4), (25, 2, 65, 100, 65)])
 def test_onnx_runtime_matches_forward_batch(T, B, I, H, O, tmp_path):
     rnn = random_model(I, H, O, dtype=np.float32)
-    path = tmp_path / "model.onnx"
-    crnn_onnx.export(rnn, path)
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     X = np.random.default_rng(0).standard_normal((T, B, I)).astype(np.float32)
-    Y_onnx, h_onnx = session.run(None, {"X": X})
+    Y_onnx, h_onnx = run_onnx(rnn, tmp_path / "model.onnx", X)
     Y, Hs = rnn.forward_batch(X)
     np.testing.assert_allclose(Y_onnx, Y, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(h_onnx, Hs[-1], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(h_onnx[0], Hs[-1], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["padded", "lengths"])
+@pytest.mark.parametrize("layers,bidirectional,nonlinearity,output", [
+    (2, False, "tanh", 4), (1, True, "relu", 3), (3, True, "tanh", None), (2, True, "relu", 5)])
+def test_layers_directions_and_lengths(layers, bidirectional, nonlinearity, output, with_lengths,
+                                       tmp_path):
+    T, B, I, H = 9, 4, 5, 8
+    rng = np.random.default_rng(layers)
+    rnn = crnn.RNN(I, output, H, num_layers=layers, bidirectional=bidirectional,
+                   nonlinearity=nonlinearity, init="pytorch", dtype=np.float32, seed=1)
+    X = rng.standard_normal((T, B, I)).astype(np.float32)
+    lengths = np.array([9, 1, 5, 7]) if with_lengths else None
+    Y_onnx, h_n_onnx = run_onnx(rnn, tmp_path / "model.onnx", X, lengths)
+    Y, _, h_n = rnn.forward_batch(X, lengths=lengths, return_state=True)
+    np.testing.assert_allclose(Y_onnx, Y, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(h_n_onnx, h_n, rtol=1e-5, atol=1e-5)

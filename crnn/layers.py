@@ -1,0 +1,130 @@
+"""One description of a model's layers, which everything else reads.
+
+A ``Layout`` lists a model's parameters in the order they lie in its one flat
+allocation (llm.c's layout): for each layer k and direction d, ``Wxh{s}``
+(H, IN), ``Whh{s}`` (H, H) and ``bh{s}`` (H, 1), with the suffix s = "" for
+layer 0 forward (the seed notebook's names), "_l{k}" above it, "_reverse" /
+"_l{k}_reverse" for the backward direction; then the output layer ``Why``
+(O, D*H) and ``by`` (O, 1). IN is the input size for layer 0 and D*H above
+it. Each parameter carries its role, its place, its PyTorch names and how it
+is initialised; the RNN class, checkpoints, optimizers (through the flat
+allocation), PyTorch interop, ONNX export and the benchmark all read it.
+"""
+import math
+from typing import NamedTuple, Optional, Tuple
+
+import numpy as np
+
+# the C core's CRNN_TANH, CRNN_RELU
+NONLINEARITIES = {"tanh": 0, "relu": 1}
+INITS = ("normal", "pytorch", "orthogonal", "identity")
+
+
+class Parameter(NamedTuple):
+    name: str                 # crnn's name: "Wxh", "Whh_l1_reverse", "Why"
+    role: str                 # "Wxh", "Whh", "bh", "Why" or "by"
+    shape: Tuple[int, ...]
+    layer: Optional[int]      # None for the output layer
+    direction: int            # 0 forward, 1 reverse
+    torch_names: Tuple[str, ...]  # bh stands for PyTorch's two hidden biases
+
+
+def suffix(layer, direction):
+    """The name suffix of layer ``layer``, direction ``direction``."""
+    return ("" if layer == 0 else f"_l{layer}") + ("_reverse" if direction else "")
+
+
+def _torch_suffix(layer, direction):
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
+class Layout:
+    """The parameters of an Elman RNN of ``num_layers`` layers, one or two
+    directions, with or without hidden biases, and an output layer of
+    ``output_size`` (None: none)."""
+
+    def __init__(self, input_size, hidden_size, output_size, num_layers=1,
+                 bidirectional=False, bias=True):
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        self.num_layers, self.bias = num_layers, bias
+        self.directions = 2 if bidirectional else 1
+        H, D = hidden_size, self.directions
+        params = []
+        for k in range(num_layers):
+            IN = input_size if k == 0 else D * H
+            for d in range(D):
+                s, ts = suffix(k, d), _torch_suffix(k, d)
+                params.append(Parameter("Wxh" + s, "Wxh", (H, IN), k, d, (f"rnn.weight_ih{ts}",)))
+                params.append(Parameter("Whh" + s, "Whh", (H, H), k, d, (f"rnn.weight_hh{ts}",)))
+                if bias:
+                    params.append(Parameter("bh" + s, "bh", (H, 1), k, d,
+                                            (f"rnn.bias_ih{ts}", f"rnn.bias_hh{ts}")))
+        if output_size is not None:
+            params.append(Parameter("Why", "Why", (output_size, D * H), None, 0, ("linear.weight",)))
+            params.append(Parameter("by", "by", (output_size, 1), None, 0, ("linear.bias",)))
+        self.parameters = params
+        self.by_name = {p.name: p for p in params}
+        self.offsets, offset = {}, 0
+        for p in params:
+            self.offsets[p.name] = offset
+            offset += math.prod(p.shape)
+        self.size = offset
+
+    @property
+    def top_size(self):
+        """Features of the top layer's output: D*H."""
+        return self.directions * self.hidden_size
+
+    def recurrent(self):
+        """(layer, direction, Wxh, Whh, bh or None) names, layer by layer."""
+        return [(k, d, "Wxh" + suffix(k, d), "Whh" + suffix(k, d),
+                 ("bh" + suffix(k, d)) if self.bias else None)
+                for k in range(self.num_layers) for d in range(self.directions)]
+
+    def split(self, flat):
+        """Views into the one allocation ``flat``, one per parameter, by name."""
+        return {p.name: flat[self.offsets[p.name]:self.offsets[p.name] + math.prod(p.shape)]
+                .reshape(p.shape) for p in self.parameters}
+
+    def initialise(self, params, init, rng):
+        """Fill the parameter views ``params`` (by name) from ``rng``:
+
+        * "normal": weights N(0, 0.01^2) (the seed notebook's), biases 0;
+        * "pytorch": every weight and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+          as nn.RNN and nn.Linear (fan_in H for the recurrent layers, D*H for
+          the output layer); bh is the sum of PyTorch's two hidden biases, so
+          it is drawn as the sum of two such draws;
+        * "orthogonal": Whh a random orthogonal matrix, the other weights as
+          "pytorch", biases 0;
+        * "identity" (IRNN, Le et al. 2015): Whh = I, the other weights
+          N(0, 0.001^2), biases 0.
+
+        Draws are made in float64 in the order of the parameters, then rounded
+        to the model's dtype.
+        """
+        for p in self.parameters:
+            fan_in = self.top_size if p.layer is None else self.hidden_size
+            bound = 1 / math.sqrt(fan_in)
+            value = None
+            if init == "pytorch":
+                value = rng.uniform(-bound, bound, p.shape)
+                if p.role == "bh":
+                    value = value + rng.uniform(-bound, bound, p.shape)
+            elif p.role in ("bh", "by"):
+                value = np.zeros(p.shape)
+            elif init == "normal":
+                value = rng.standard_normal(p.shape) * 0.01
+            elif init == "identity":
+                value = np.eye(p.shape[0]) if p.role == "Whh" else \
+                    rng.standard_normal(p.shape) * 0.001
+            elif init == "orthogonal":
+                value = _orthogonal(rng, p.shape[0]) if p.role == "Whh" else \
+                    rng.uniform(-bound, bound, p.shape)
+            params[p.name][...] = value
+
+
+def _orthogonal(rng, n):
+    """A random orthogonal (n, n) matrix, uniform over the orthogonal group
+    (QR of a Gaussian matrix, signs fixed by R's diagonal)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))

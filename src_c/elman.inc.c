@@ -1,0 +1,99 @@
+/*
+ * The Elman recurrence of one layer in one direction, forward and backward,
+ * a template (crnn.c includes it once per floating type). It takes the input
+ * projection already made (crnn_linear_forward or crnn_onehot_forward over
+ * all T*B rows), so only what depends on the previous step is in its time
+ * loop: one (B,H)x(H,H) product and the activation. An LSTM or GRU
+ * recurrence is one more file of this shape.
+ *
+ * Variable lengths: sequence b is active at step t when t < lengths[b]. The
+ * batch runs whole at every step (the rows of finished sequences cost their
+ * product, measured cheaper than regrouping them); afterwards an inactive
+ * row is zeroed and its state carried, so the reverse direction of each
+ * sequence starts at its own last step, from h0.
+ */
+
+/* Workspace: Whh^T (H,H) with aligned rows, then two (B,H) arrays. */
+static void FN(elman_workspace)(real *workspace, ptrdiff_t B, ptrdiff_t H,
+                                real **WhhT, real **state, real **extra) {
+    *WhhT = (real *)align_up(workspace);
+    *state = *WhhT + H * padded_ld(H);
+    *extra = *state + B * H;
+}
+
+void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
+                            const real *Whh, const int64_t *lengths, real *workspace,
+                            ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
+                            int reverse) {
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    real *WhhT, *state, *unused;
+    FN(elman_workspace)(workspace, B, H, &WhhT, &state, &unused);
+    kern->transpose(WhhT, padded_ld(H), Whh, H, H);
+    const size_t row_bytes = (size_t)H * sizeof(real);
+    /* with lengths, the states live in `state` (B,H), updated row by row */
+    if (lengths) {
+        if (h0) memcpy(state, h0, (size_t)B * row_bytes);
+        else memset(state, 0, (size_t)B * row_bytes);
+    }
+    const real *h_prev = h0; /* NULL: a zero state adds nothing */
+    for (ptrdiff_t s = 0; s < T; s++) {
+        const ptrdiff_t t = step_at(s, T, reverse);
+        real *h = hidden_states + t * B * H;
+        /* a_t += h_prev Whh^T;  h_t = act(a_t) */
+        if (h_prev) FN(recurrent_product)(kern, h, h_prev, WhhT, padded_ld(H), B, H, s % 2);
+        FN(crnn_activation_forward)(h, B * H, activation);
+        if (lengths) {
+            for (ptrdiff_t b = 0; b < B; b++) {
+                if (t < lengths[b]) memcpy(state + b * H, h + b * H, row_bytes);
+                else memset(h + b * H, 0, row_bytes);
+            }
+            h_prev = state;
+        } else {
+            h_prev = h;
+        }
+    }
+    if (h_n) memcpy(h_n, h_prev ? h_prev : state, (size_t)B * row_bytes);
+}
+
+void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,
+                             const real *dh_n, const real *h0,
+                             const real *hidden_states, const real *Whh,
+                             const int64_t *lengths, real *workspace, ptrdiff_t T,
+                             ptrdiff_t B, ptrdiff_t H, int activation, int reverse) {
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    real *unused, *carry, *da_first;
+    FN(elman_workspace)(workspace, B, H, &unused, &carry, &da_first);
+    const size_t row_bytes = (size_t)H * sizeof(real);
+    /* carry (B,H): dLoss/dh of each sequence's state, on its way back */
+    if (dh_n) memcpy(carry, dh_n, (size_t)B * row_bytes);
+    else memset(carry, 0, (size_t)B * row_bytes);
+    for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
+        const ptrdiff_t t = step_at(s, T, reverse);
+        real *da = d_hidden + t * B * H;
+        const real *h = hidden_states + t * B * H;
+        for (ptrdiff_t b = 0; b < B; b++) {
+            real *da_b = da + b * H, *carry_b = carry + b * H;
+            if (lengths && t >= lengths[b]) { /* not a step of this sequence */
+                memset(da_b, 0, row_bytes);
+                continue;
+            }
+            /* G_h_t = from above + through h_(next);  G_a_t = G_h_t * act'(a_t) */
+            for (ptrdiff_t j = 0; j < H; j++) da_b[j] += carry_b[j];
+            FN(crnn_activation_backward)(da_b, h + b * H, H, activation);
+            memset(carry_b, 0, row_bytes);
+            /* the sequence's first step: h_prev was h0 */
+            const ptrdiff_t first = reverse ? (lengths ? lengths[b] : T) - 1 : 0;
+            if (t == first) memcpy(da_first + b * H, da_b, row_bytes);
+        }
+        /* G_h_prev = G_a_t Whh (rows past a sequence's length add 0) */
+        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh, H, B, H, s % 2);
+    }
+    if (dh0) for (ptrdiff_t i = 0; i < B * H; i++) dh0[i] += carry[i];
+    /* G_Whh += sum_t G_a_t^T h_prev: every step but each sequence's first reads
+     * the state of the step before, in one product (a row zeroed past a
+     * sequence's length adds 0); the first steps read h0 */
+    const ptrdiff_t rows = (T - 1) * B;
+    if (reverse) FN(matmul_tn)(kern, dWhh, d_hidden, hidden_states + B * H, rows, H, H);
+    else FN(matmul_tn)(kern, dWhh, d_hidden + B * H, hidden_states, rows, H, H);
+    if (h0) FN(matmul_tn)(kern, dWhh, da_first, h0, B, H, H);
+}
