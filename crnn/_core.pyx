@@ -75,6 +75,18 @@ def tanh(floating[::1] x):
 
 
 
+def first_outside(const int64_t[::1] ids, int64_t low, int64_t high):
+    """The index of the first id outside [low, high), or -1 (for the checks
+    of crnn/_checks.py: one pass in C)."""
+    cdef Py_ssize_t i, found = -1
+    with nogil:
+        for i in range(ids.shape[0]):
+            if ids[i] < low or ids[i] >= high:
+                found = i
+                break
+    return found
+
+
 # ---- training kernels on flat arrays: rnn.py and optim.py check the shapes --
 
 def softmax_xent(const floating[:, ::1] Y, const int64_t[::1] targets, double scale):
@@ -249,6 +261,27 @@ cdef char *_address(object array) except NULL:
     return p
 
 
+cdef void _to_real(char *dst, bint f32, const char *src, Kind kind, Py_ssize_t n) noexcept nogil:
+    """dst[i] = src[i] for n numbers, converted to float or double."""
+    cdef Py_ssize_t i
+    cdef double value
+    for i in range(n):
+        if kind == FLOAT32:
+            value = (<const float *>src)[i]
+        elif kind == FLOAT64:
+            value = (<const double *>src)[i]
+        elif kind == INT64:
+            value = <double>(<const int64_t *>src)[i]
+        elif kind == INT32:
+            value = (<const int32_t *>src)[i]
+        else:
+            value = (<const unsigned char *>src)[i] != 0
+        if f32:
+            (<float *>dst)[i] = <float>value
+        else:
+            (<double *>dst)[i] = value
+
+
 cdef class Engine:
     """The compiled state of one model: where each layer's parameters and
     gradients lie in their flat allocations, scratch buffers, and what the
@@ -378,12 +411,12 @@ cdef class Engine:
         finally:
             PyThread_release_lock(self.lock)
 
-    def _forward(self, X, h0, lengths, masks, str kind, bint last_only):
+    cdef tuple _forward(self, X, h0, lengths, masks, str kind, bint last_only):
         if not isinstance(X, np.ndarray) or X.ndim not in (2, 3):
             raise RuntimeError("crnn internal error: the engine needs X as an array (T, B[, I])")
         return self._run_forward(X, h0, lengths, masks, kind, last_only)
 
-    def _run_forward(self, X, h0, lengths, masks, str kind, bint last_only):
+    cdef tuple _run_forward(self, X, h0, lengths, masks, str kind, bint last_only):
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
         [0, I); h0: None or (L*D, B, H); lengths: None or int64 (B,) in
         [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
@@ -408,16 +441,6 @@ cdef class Engine:
         if masks is not None:
             mask_p = _data(masks, self.kind, (self.L - 1, T, B, self.D * self.H))
         self._reserve(T, B)
-        Y = None
-        if self.O:
-            Y = np.empty((B, self.O), dtype=self.dtype) if last_only else \
-                np.empty((T, B, self.O), dtype=self.dtype)
-        top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
-        h_n = np.empty((LD, B, self.H), dtype=self.dtype)
-        cdef char *y = _address(Y) if Y is not None else NULL
-        cdef char *top_p = _address(top)
-        cdef char *h_n_p = _address(h_n)
-        cdef int status
         self.last = ""
         self.T, self.B, self.tokens, self.last_only = T, B, tokens, last_only
         self.has_h0, self.has_lengths = h0 is not None, lengths is not None
@@ -430,6 +453,22 @@ cdef class Engine:
                 memcpy(self.h0, h0_p, LD * B * self.H * self.item)
             if lengths_p != NULL:
                 memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
+        return self._compute_forward(kind)
+
+    cdef tuple _compute_forward(self, str kind):
+        """The forward pass of what the scratch holds (see _run_forward)."""
+        cdef Py_ssize_t T = self.T, B = self.B, LD = self.L * self.D
+        Y = None
+        if self.O:
+            Y = np.empty((B, self.O), dtype=self.dtype) if self.last_only else \
+                np.empty((T, B, self.O), dtype=self.dtype)
+        top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
+        h_n = np.empty((LD, B, self.H), dtype=self.dtype)
+        cdef char *y = _address(Y) if Y is not None else NULL
+        cdef char *top_p = _address(top)
+        cdef char *h_n_p = _address(h_n)
+        cdef int status
+        with nogil:
             if self.f32:
                 status = _forward(self, <float *>self.params, <float *>y, <float *>top_p,
                                   <float *>h_n_p)
@@ -442,6 +481,85 @@ cdef class Engine:
         self.forward_thread = PyThread_get_thread_ident()
         return Y, top, h_n
 
+    # ---- the seed notebook's API, within its budget of microseconds ---------
+    # A list of T small vectors is read straight into the scratch, and d_y
+    # into a row of it: NumPy's conversions would cost several times the
+    # compute. Anything these do not take as it is (a buffer of exactly I or
+    # O real numbers), they leave to rnn.py's validation, returning None.
+
+    def forward_steps(self, inputs):
+        self._acquire()
+        try:
+            return self._forward_steps(inputs)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def _forward_steps(self, inputs):
+        """The seed API's forward of a list or tuple of T vectors of I numbers,
+        from a zero state, without dropout: (output (O, 1), h (D*H, 1)), or
+        None for an item that is not a buffer of I real numbers (the last
+        forward is then gone)."""
+        cdef Py_buffer v
+        cdef Py_ssize_t T = len(inputs), t, I = self.I
+        cdef Kind kind
+        if T == 0 or not self.O:
+            return None
+        self._reserve(T, 1)
+        self.last = ""
+        for t in range(T):
+            if not _acquire(inputs[t], &v):
+                return None
+            kind = _kind(&v)
+            if kind == OTHER or v.len != I * v.itemsize:
+                PyBuffer_Release(&v)
+                return None
+            _to_real(self.inputs + t * I * self.item, self.f32, <const char *>v.buf, kind, I)
+            PyBuffer_Release(&v)
+        self.T, self.B, self.tokens, self.last_only = T, 1, False, True
+        self.has_h0 = self.has_lengths = False
+        self.masks, self.mask_p = None, NULL
+        Y, top, _ = self._compute_forward("forward")
+        return Y.reshape(self.O, 1), top[T - 1].reshape(self.D * self.H, 1)
+
+    def backward_steps(self, d_y, double learning_rate):
+        self._acquire()
+        try:
+            return self._backward_steps(d_y, learning_rate)
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def _backward_steps(self, d_y, double learning_rate):
+        """The seed API's backward of the last forward_steps from d_y, O
+        numbers shaped (O, 1) or (O,), then one SGD step; uses the forward
+        up. True, or None for what is not such a buffer (nothing changed)."""
+        cdef Py_buffer v
+        cdef Kind kind
+        if self.last != "forward" or self.forward_thread != PyThread_get_thread_ident() \
+                or not _acquire(d_y, &v):
+            return None
+        kind = _kind(&v)
+        if (kind == OTHER or v.len != self.O * v.itemsize or v.ndim not in (1, 2)
+                or (v.ndim == 2 and v.shape[1] != 1)):
+            PyBuffer_Release(&v)
+            return None
+        _to_real(self.dY_valid, self.f32, <const char *>v.buf, kind, self.O)
+        PyBuffer_Release(&v)
+        cdef int status
+        with nogil:
+            memset(self.grads, 0, self.n_params * self.item)
+            if self.f32:
+                status = _backward(self, <float *>self.params, <const float *>self.dY_valid,
+                                   NULL, NULL, NULL)
+                crnn_sgd_f32(<float *>self.params, NULL, <const float *>self.grads,
+                             self.n_params, learning_rate, 0, 0, 0)
+            else:
+                status = _backward(self, <double *>self.params, <const double *>self.dY_valid,
+                                   NULL, NULL, NULL)
+                crnn_sgd_f64(<double *>self.params, NULL, <const double *>self.grads,
+                             self.n_params, learning_rate, 0, 0, 0)
+        self.last = ""
+        return True
+
     def backward(self, dY, dh, bint input_grad):
         self._acquire()
         try:
@@ -449,7 +567,7 @@ cdef class Engine:
         finally:
             PyThread_release_lock(self.lock)
 
-    def _backward(self, dY, dh, bint input_grad):
+    cdef tuple _backward(self, dY, dh, bint input_grad):
         """BPTT of the last forward into the gradient array, from dY (shaped
         as that forward's Y, or as its top output without an output layer)
         and dh (L*D, B, H) or None. Returns dh0 (L*D, B, H) and dX (T, B, I)
@@ -516,7 +634,7 @@ cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
             if l == 0 and e.tokens:
                 if onehot_forward(hs, e.ids, params + off[0],
                                   params + off[2] if off[2] >= 0 else NULL,
-                                  N, IN, H) != CRNN_OK:
+                                  ws, N, IN, H) != CRNN_OK:
                     return CRNN_ERR_TOKEN_ID
             else:
                 linear_forward(hs, layer_input, params + off[0],
@@ -604,7 +722,7 @@ cdef int _backward(Engine e, floating *params, const floating *dY, const floatin
             k = l * D + d
             off = e.offsets + 3 * k
             d_hs = d_top if D == 1 else _at(e.d_hidden, d * N * H, params)
-            elman_backward(grads + off[1], dh0 + k * B * H, d_hs,
+            elman_backward(grads + off[1], dh0 + k * B * H if dh0 != NULL else NULL, d_hs,
                            dh + k * B * H if dh != NULL else NULL,
                            _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
                            _at(e.hidden, k * N * H, params), params + off[1], lengths, ws,

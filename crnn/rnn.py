@@ -107,6 +107,9 @@ class RNN:
         # one generator: the initial weights, then the dropout masks
         self._rng = np.random.default_rng(seed)
         self.layout.initialise(self._params, self.init, self._rng)
+        for name in self._params:  # rnn.Wxh_l1, rnn.Whh_reverse, ... as rnn.Wxh
+            if not hasattr(RNN, name):
+                setattr(RNN, name, _parameter(name))
         self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
                                     self.nonlinearity)
         self._h0_was_2d = True  # how the last forward_batch's h0 came, for its gradient
@@ -145,20 +148,6 @@ class RNN:
         extra = "".join(f", {k}={v!r}" for k, v in self._options().items() if v != defaults[k])
         return (f"RNN(input_size={self.input_size}, output_size={self.output_size}, "
                 f"hidden_size={self.hidden_size}{extra}, dtype={self.dtype.name})")
-
-    def __getattr__(self, name):
-        # the parameters beyond the seed's five: rnn.Wxh_l1, rnn.Whh_reverse, ...
-        params = self.__dict__.get("_params")
-        if params is not None and name in params:
-            return params[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def __setattr__(self, name, value):
-        params = self.__dict__.get("_params")
-        if params is not None and name in params and not hasattr(type(self), name):
-            self._assign(name, value)
-        else:
-            object.__setattr__(self, name, value)
 
     def train(self, mode=True):
         """Training mode (dropout on, the default); returns the model."""
@@ -201,9 +190,13 @@ class RNN:
         if self.output_size is None:
             raise ValueError("forward() reads an output layer, and this model has none "
                              "(output_size=None): use forward_batch()")
+        if isinstance(inputs, (list, tuple)) and not self._dropping_out():
+            result = self._engine.forward_steps(inputs)  # vectors read as they are
+            if result is not None:
+                return result
         X = self._sequence_as_array(inputs)[:, None, :]
-        output, top, _ = self._engine.forward(X, None, None, self._dropout_masks(len(X), 1),
-                                              "forward", True)
+        masks = self._dropout_masks(len(X), 1)
+        output, top, _ = self._engine.forward(X, None, None, masks, "forward", True)
         return output.reshape(-1, 1), top[-1].reshape(-1, 1)
 
     def backward(self, d_y, learning_rate=0.01):
@@ -218,6 +211,8 @@ class RNN:
         if not isinstance(learning_rate, (int, float, np.integer, np.floating)) or \
                 isinstance(learning_rate, bool):
             raise TypeError(f"learning_rate must be a real number, got {learning_rate!r}")
+        if self._engine.backward_steps(d_y, learning_rate):  # d_y read as it is
+            return dict(self._grads)
         self._require_forward("forward", "backward")
         d_y = _checks.as_numeric_array("d_y", d_y)
         O = self.output_size
@@ -295,8 +290,8 @@ class RNN:
         self._require_forward("forward_batch", "backward_batch")
         engine = self._engine
         T, B = engine.T, engine.B
-        dY = _checks.as_numeric_array("dY", dY)
         last = self.output_size or self.layout.top_size
+        dY = _checks.as_numeric_array("dY", dY)
         if self.batch_first:
             _checks.check_shape("dY", dY, (B, T, last), "(B, T, output_size)"
                                 if self.output_size else "(B, T, D*hidden_size)")
@@ -319,6 +314,13 @@ class RNN:
         """X validated and in canonical form, (T, B) first: float (T, B, I) of
         the model's dtype, or int64 token ids (T, B); and T, B."""
         I = self.input_size
+        if type(X) is np.ndarray and X.flags.c_contiguous and X.size and not self.batch_first:
+            # canonical already, the common case: only the ids' range to check
+            if X.ndim == 3 and X.dtype == self.dtype and X.shape[2] == I:
+                return X, X.shape[0], X.shape[1]
+            if X.ndim == 2 and X.dtype == np.int64:
+                _checks.check_token_range(X, I)
+                return X, X.shape[0], X.shape[1]
         axes = "(B, T" if self.batch_first else "(T, B"
         X = _checks.as_numeric_array("X", X)
         if X.ndim == 2 and _checks.is_token_ids(X):
@@ -343,12 +345,12 @@ class RNN:
         """h0 or dh validated as (L*D, B, H) of the model's dtype, or None;
         (B, H) is taken for L*D = 1. For h0, remembers which it was."""
         LD, H = self.num_layers * self.directions, self.hidden_size
-        two_d = states is None or getattr(states, "ndim", None) == 2 or (
-            isinstance(states, (list, tuple)) and np.ndim(states) == 2)
-        if name == "h0":
-            self._h0_was_2d = LD == 1 and two_d
         if states is None:
+            if name == "h0":
+                self._h0_was_2d = LD == 1
             return None
+        if name == "h0":
+            self._h0_was_2d = LD == 1 and np.ndim(states) == 2
         states = _checks.as_numeric_array(name, states)
         if LD == 1 and states.ndim != 3:  # the one-layer form, and today's message
             _checks.check_shape(name, states, (B, H), "(B, hidden_size)")
@@ -358,11 +360,14 @@ class RNN:
                                 "(num_layers * directions, B, hidden_size)")
         return np.ascontiguousarray(states, dtype=self.dtype)
 
+    def _dropping_out(self):
+        return self.dropout and self.training and self.num_layers > 1
+
     def _dropout_masks(self, T, B):
         """The masks of this forward's dropout between layers, (L-1, T, B,
         D*H), 0 or 1/(1-p), drawn from the model's generator; None when
         there is none (evaluation mode, p = 0 or one layer)."""
-        if not (self.training and self.dropout and self.num_layers > 1):
+        if not self._dropping_out():
             self._last_masks = None
             return None
         keep = self._rng.random((self.num_layers - 1, T, B, self.layout.top_size)) >= self.dropout

