@@ -324,7 +324,7 @@ cdef class Engine:
     cdef readonly Py_ssize_t T, B
     cdef readonly bint tokens
     cdef bint has_h0, has_lengths, last_only
-    cdef object masks       # its dropout masks (L-1, T, B, D*H), or None
+    cdef readonly object masks  # its dropout masks (L-1, T, B, D*H), or None
     cdef char *mask_p
     cdef readonly unsigned long forward_thread
     cdef PyThread_type_lock lock

@@ -95,9 +95,12 @@ def train(args):
             raise CLIError(f"{args.checkpoint} was trained on another alphabet than {source}; "
                            "train a new model instead of --resume")
         vocabulary = Vocabulary(resumed.vocabulary)
-        if resumed.rnn.hidden_size != args.hidden and args.hidden_given:
-            raise CLIError(f"{args.checkpoint} has hidden size {resumed.rnn.hidden_size}, "
-                           f"not {args.hidden}")
+        saved = {"hidden": resumed.rnn.hidden_size, "layers": resumed.rnn.num_layers,
+                 "nonlinearity": resumed.rnn.nonlinearity, "dropout": resumed.rnn.dropout}
+        for option, value in saved.items():
+            if option in args.given and getattr(args, option) != value:
+                raise CLIError(f"{args.checkpoint} has {option.replace('hidden', 'hidden size')} "
+                               f"{value}, not {getattr(args, option)}")
     ids = vocabulary.encode(text)
     if len(ids) < args.seq_length + 2:
         raise CLIError(f"{source} has {len(ids)} characters; windows of {args.seq_length} "
@@ -105,14 +108,18 @@ def train(args):
     if resumed is not None:
         rnn, step, losses = resumed.rnn, resumed.step, list(resumed.losses)
     else:
-        rnn = RNN(len(vocabulary), len(vocabulary), args.hidden, dtype=args.dtype,
+        rnn = RNN(len(vocabulary), len(vocabulary), args.hidden, num_layers=args.layers,
+                  nonlinearity=args.nonlinearity, dropout=args.dropout, dtype=args.dtype,
                   seed=args.seed)
         step, losses = 0, []
     opt = optim.Adagrad(rnn.parameters(), lr=args.lr, eps=1e-8)
     if resumed is not None and resumed.optimizer_state is not None:
         opt.load_state_dict(resumed.optimizer_state)
+    shape = (f"{rnn.num_layers} layers of {rnn.hidden_size}" if rnn.num_layers > 1
+             else f"hidden {rnn.hidden_size}") + (f", {rnn.nonlinearity}" if rnn.nonlinearity != "tanh" else "") \
+        + (f", dropout {rnn.dropout}" if rnn.dropout else "")
     print(f"training on {source}: {len(ids):,} characters, {len(vocabulary)} distinct; "
-          f"hidden {rnn.hidden_size}, windows of {args.seq_length}, Adagrad lr {args.lr}, "
+          f"{shape}, windows of {args.seq_length}, Adagrad lr {args.lr}, "
           f"{rnn.dtype.name}" + (f"; resuming at iteration {step}" if step else ""))
 
     def save():
@@ -213,12 +220,23 @@ def positive_float(text):
     return value
 
 
+def probability(text):
+    value = float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return value
+
+
 def parser():
     top = argparse.ArgumentParser(prog="crnn", description="A fast compiled Elman RNN.")
     commands = top.add_subparsers(dest="command")
     t = commands.add_parser("train", help="train a character-level RNN on a text file")
     t.add_argument("file", nargs="?", help="a UTF-8 text file (default: the builtins' docstrings)")
     t.add_argument("--hidden", type=positive_int, default=100)
+    t.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default 1)")
+    t.add_argument("--nonlinearity", choices=["tanh", "relu"], default="tanh")
+    t.add_argument("--dropout", type=probability, default=0.0,
+                   help="dropout between layers, in [0, 1) (default 0)")
     t.add_argument("--seq-length", type=positive_int, default=25)
     t.add_argument("--lr", type=positive_float, default=0.1)
     t.add_argument("--iterations", type=positive_int, default=50000)
@@ -251,7 +269,9 @@ def main(argv=None):
         argv = ["train"] + argv
     args = parser().parse_args(argv)
     if args.command == "train":
-        args.hidden_given = any(a == "--hidden" or a.startswith("--hidden=") for a in argv)
+        # the options a resumed model must agree with, when the user gave them
+        args.given = {option for option in ("hidden", "layers", "nonlinearity", "dropout")
+                      if any(a == f"--{option}" or a.startswith(f"--{option}=") for a in argv)}
     try:
         return {"train": train, "sample": sample}[args.command](args)
     except CLIError as error:

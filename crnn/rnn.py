@@ -113,7 +113,6 @@ class RNN:
         self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
                                     self.nonlinearity)
         self._h0_was_2d = True  # how the last forward_batch's h0 came, for its gradient
-        self._last_masks = None
 
     @property
     def directions(self):
@@ -366,13 +365,12 @@ class RNN:
     def _dropout_masks(self, T, B):
         """The masks of this forward's dropout between layers, (L-1, T, B,
         D*H), 0 or 1/(1-p), drawn from the model's generator; None when
-        there is none (evaluation mode, p = 0 or one layer)."""
+        there is none (evaluation mode, p = 0 or one layer). The engine keeps
+        them for the backward (``_engine.masks``)."""
         if not self._dropping_out():
-            self._last_masks = None
             return None
         keep = self._rng.random((self.num_layers - 1, T, B, self.layout.top_size)) >= self.dropout
-        self._last_masks = keep.astype(self.dtype) / self.dtype.type(1 - self.dropout)
-        return self._last_masks
+        return keep.astype(self.dtype) / self.dtype.type(1 - self.dropout)
 
     # ---- PyTorch's names and modules (crnn/torch_interop.py) --------------------
 

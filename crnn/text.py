@@ -49,8 +49,9 @@ def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h
 
     The model first reads ``prime_ids`` (at least one), then samples from
     softmax(y / temperature), restricted to the ``top_k`` likeliest ids when
-    given. ``seed`` makes the draw reproducible. Returns the ids drawn (not
-    the prime) and the last hidden state.
+    given. ``seed`` makes the draw reproducible; dropout is off meanwhile.
+    Returns the ids drawn (not the prime) and the final state (as train_step
+    returns it).
     """
     prime_ids = np.asarray(prime_ids, dtype=np.int64).reshape(-1)
     if prime_ids.size == 0:
@@ -60,8 +61,17 @@ def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h
     if top_k is not None and not 1 <= top_k:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
     rng = np.random.default_rng(seed)
-    Y, Hs = rnn.forward_batch(prime_ids[:, None], h0)
-    y, h = Y[-1, 0].astype(np.float64), Hs[-1]
+    training = rnn.training
+    rnn.eval()  # no dropout while sampling
+    try:
+        return _draw(rnn, prime_ids, length, temperature, top_k, rng, h0)
+    finally:
+        rnn.train(training)
+
+
+def _draw(rnn, prime_ids, length, temperature, top_k, rng, h0):
+    Y, _, h = rnn.forward_batch(prime_ids[:, None], h0, return_state=True)
+    y = Y[-1, 0].astype(np.float64)
     drawn = np.empty(length, dtype=np.int64)
     token = np.empty((1, 1), dtype=np.int64)
     for i in range(length):
@@ -72,9 +82,9 @@ def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h
         p = np.exp(logits - logits.max())
         drawn[i] = rng.choice(p.size, p=p / p.sum())
         token[0, 0] = drawn[i]
-        Y, Hs = rnn.forward_batch(token, h)
-        y, h = Y[0, 0].astype(np.float64), Hs[0]
-    return drawn, h
+        Y, _, h = rnn.forward_batch(token, h, return_state=True)
+        y = Y[0, 0].astype(np.float64)
+    return drawn, (h[0] if len(h) == 1 else h)
 
 
 def sample_text(rnn, vocabulary, prime, length, temperature=1.0, top_k=None, seed=None):

@@ -47,22 +47,40 @@ def call(f, *args, **kwargs):
         pass
 
 
+options = st.fixed_dictionaries({}, optional={
+    "num_layers": st.one_of(st.integers(-1, 3), st.just(2.5)),
+    "bidirectional": st.sampled_from([True, False, 1, None]),
+    "nonlinearity": st.sampled_from(["tanh", "relu", "sigmoid", 3]),
+    "bias": st.booleans(),
+    "dropout": st.sampled_from([0.0, 0.5, 1.0, -0.1, np.nan, "x"]),
+    "batch_first": st.booleans(),
+    "init": st.sampled_from(["normal", "pytorch", "orthogonal", "identity", "zeros"]),
+    "output_size": st.sampled_from([None, 2, 0]),
+})
+
+
 @settings(max_examples=int(sys.argv[1]) if len(sys.argv) > 1 else 400, deadline=None,
           derandomize=True, suppress_health_check=list(HealthCheck))
 @given(I=sizes, O=sizes, H=sizes, X=arrays(), h0=arrays(), dY=arrays(), d_y=arrays(),
-       extra=arrays(), order=st.permutations(range(5)), input_grad=st.booleans())
-def fuzz(I, O, H, X, h0, dY, d_y, extra, order, input_grad):
+       extra=arrays(), lengths=arrays(), options=options, order=st.permutations(range(5)),
+       input_grad=st.booleans(), return_state=st.booleans())
+def fuzz(I, O, H, X, h0, dY, d_y, extra, lengths, options, order, input_grad, return_state):
+    options = dict(options)
+    O = options.pop("output_size", O)
     try:
-        rnn = crnn.RNN(I, O, H, seed=0)
+        rnn = crnn.RNN(I, O, H, seed=0, **options)
     except ALLOWED:
-        rnn = crnn.RNN(3, 2, 4, seed=0)
+        try:
+            rnn = crnn.RNN(3, 2, 4, seed=0, **options)
+        except ALLOWED:
+            rnn = crnn.RNN(3, 2, 4, seed=0)
     opt = crnn.optim.SGD(rnn.parameters(), lr=0.1)
     steps = [
-        lambda: call(rnn.forward_batch, X, h0),
+        lambda: call(rnn.forward_batch, X, h0, lengths=lengths, return_state=return_state),
         lambda: call(rnn.backward_batch, dY, extra, input_grad=input_grad),
         lambda: call(rnn.forward, X),
         lambda: call(rnn.backward, d_y),
-        lambda: call(rnn.train_step, X, extra, h0, optimizer=opt),
+        lambda: call(rnn.train_step, X, extra, h0, optimizer=opt, lengths=lengths),
     ]
     for i in order:
         steps[i]()

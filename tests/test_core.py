@@ -57,7 +57,7 @@ def check_against_reference(rnn, inputs, h0, dY, dh, input_grad, lengths=None):
     dh64 = None if dh is None else dh.astype(rnn.dtype).astype(np.float64)
 
     Y, Hs, h_n = rnn.forward_batch(inputs, h0=h0, lengths=lengths, return_state=True)
-    masks = rnn._last_masks
+    masks = rnn._engine.masks
     grads = rnn.backward_batch(dY, dh, input_grad=input_grad)
 
     config = dict(lengths=lengths, nonlinearity=rnn.nonlinearity, masks=masks)

@@ -191,3 +191,64 @@ def test_engine_refuses_what_is_not_canonical_and_changes_nothing(rnn):
     expected = rnn.gradients()["Wxh"].copy()
     rnn.forward_batch(X)
     np.testing.assert_array_equal(rnn.backward_batch(np.ones((3, 2, O)))["Wxh"], expected)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(num_layers=0), ValueError, "num_layers must be a positive integer up to"),
+    (dict(num_layers=1.5), TypeError, "num_layers must be a positive integer, got float"),
+    (dict(nonlinearity="sigmoid"), ValueError,
+     "nonlinearity must be one of 'tanh', 'relu', got 'sigmoid'"),
+    (dict(nonlinearity=None), ValueError, "nonlinearity must be one of"),
+    (dict(init="xavier"), ValueError,
+     "init must be one of 'normal', 'pytorch', 'orthogonal', 'identity', got 'xavier'"),
+    (dict(dropout=1.0), ValueError, r"dropout must be in \[0, 1\), got 1.0"),
+    (dict(dropout=-0.1), ValueError, r"dropout must be in \[0, 1\), got -0.1"),
+    (dict(dropout="0.5"), TypeError, r"dropout must be a number in \[0, 1\), got '0.5'"),
+    (dict(bidirectional=1), TypeError, "bidirectional must be True or False, got 1"),
+    (dict(bias="no"), TypeError, "bias must be True or False, got 'no'"),
+    (dict(batch_first=None), TypeError, "batch_first must be True or False, got None"),
+    (dict(output_size=0), ValueError, "output_size must be a positive integer"),
+])
+def test_constructor_options(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        RNN(**{"input_size": 3, "output_size": 2, **kwargs})
+
+
+@pytest.mark.parametrize("lengths,error,match", [
+    ([5, 6], ValueError, r"lengths must be in \[1, T=5\], got 6 at index 1"),
+    ([0, 3], ValueError, r"lengths must be in \[1, T=5\], got 0 at index 0"),
+    ([-2, 3], ValueError, r"got -2 at index 0"),
+    ([5], ValueError, r"lengths must have shape \(B,\) = \(2,\), got \(1,\)"),
+    ([[5, 5]], ValueError, r"lengths must have shape \(B,\) = \(2,\), got \(1, 2\)"),
+    ([2.0, 3.0], TypeError, "lengths must be integers, got dtype float64"),
+    ([True, True], TypeError, "lengths must be integers, got dtype bool"),
+    ("ab", TypeError, "lengths must hold real numbers"),
+])
+def test_lengths(rnn, lengths, error, match):
+    with pytest.raises(error, match=match):
+        rnn.forward_batch(np.zeros((5, 2, I)), lengths=lengths)
+    rnn.forward_batch(np.zeros((5, 2, I)), lengths=[5, 1])  # and the model still works
+
+
+def test_states_of_stacked_models():
+    rnn = RNN(I, O, H, num_layers=2, bidirectional=True, seed=0)
+    X = np.zeros((5, 2, I))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(num_layers \* directions, B, "
+                                         r"hidden_size\) = \(4, 2, 4\), got \(2, 4\)"):
+        rnn.forward_batch(X, h0=np.zeros((2, H)))
+    with pytest.raises(ValueError, match=r"= \(4, 2, 4\), got \(2, 2, 4\)"):
+        rnn.forward_batch(X, h0=np.zeros((2, 2, H)))
+    rnn.forward_batch(X, h0=np.zeros((4, 2, H)))
+    with pytest.raises(ValueError, match=r"dh must have shape \(num_layers \* directions, B, "
+                                         r"hidden_size\) = \(4, 2, 4\), got \(4, 1, 4\)"):
+        rnn.backward_batch(np.zeros((5, 2, O)), dh=np.zeros((4, 1, H)))
+    with pytest.raises(ValueError, match=r"dY must have shape \(T, B, output_size\) = "
+                                         r"\(5, 2, 2\), got \(5, 2, 8\)"):
+        rnn.backward_batch(np.zeros((5, 2, 8)))
+    one = RNN(I, None, H, batch_first=True, seed=0)
+    one.forward_batch(np.zeros((2, 5, I)))
+    with pytest.raises(ValueError, match=r"dY must have shape \(B, T, D\*hidden_size\) = "
+                                         r"\(2, 5, 4\), got \(5, 2, 4\)"):
+        one.backward_batch(np.zeros((5, 2, H)))
+    with pytest.raises(ValueError, match=r"X must have shape \(B, T, input_size\) = \(B, T, 3\)"):
+        one.forward_batch(np.zeros((2, 5, I + 1)))

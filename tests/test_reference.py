@@ -72,3 +72,70 @@ def test_numerical_gradient_refuses_non_contiguous_arrays():
     x = np.zeros((4, 4))[:, ::2]
     with pytest.raises(ValueError, match="contiguous"):
         reference.numerical_gradient(lambda: 0.0, x)
+
+
+FAMILY = [  # layers, bidirectional, nonlinearity, bias, output, lengths, dropout masks
+    (2, False, "tanh", True, 2, None, False),
+    (1, True, "tanh", True, 2, [4, 1, 2], False),
+    (2, True, "relu", True, None, [3, 4, 1], False),
+    (3, False, "relu", False, 3, None, True),
+    (2, True, "tanh", False, 2, [1, 4, 4], True),
+]
+
+
+def family_params(rng, I, H, O, layers, bidirectional, bias):
+    """Random parameters, named as crnn names them, Whh of spectral norm ~1."""
+    from crnn.layers import Layout
+    layout = Layout(I, H, O, layers, bidirectional, bias)
+    scale = {"Wxh": 0.7, "Whh": 1.0 / np.sqrt(H), "bh": 0.3, "Why": 0.5, "by": 0.3}
+    return {p.name: rng.standard_normal(p.shape) * scale[p.role] for p in layout.parameters}
+
+
+@pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
+@pytest.mark.parametrize("layers,bidirectional,nonlinearity,bias,O,lengths,dropout", FAMILY)
+def test_the_family_matches_finite_differences(layers, bidirectional, nonlinearity, bias, O,
+                                               lengths, dropout, tokens):
+    """Stacked layers, both directions, ReLU, no bias, no output layer,
+    lengths and dropout masks: every gradient, h0's and X's too."""
+    T, B, I, H = 4, 3, 3, 3
+    D = 2 if bidirectional else 1
+    rng = np.random.default_rng(layers * 7 + D + len(nonlinearity))
+    params = family_params(rng, I, H, O, layers, bidirectional, bias)
+    inputs = random_inputs(rng, T, B, I, tokens)
+    h0 = rng.standard_normal((layers * D, B, H)) * 0.5
+    masks = None
+    if dropout:
+        masks = (rng.random((layers - 1, T, B, D * H)) >= 0.3) / 0.7
+    config = dict(lengths=None if lengths is None else np.array(lengths),
+                  nonlinearity=nonlinearity, masks=masks)
+    C_Y = rng.standard_normal((T, B, O if O else D * H))
+    C_h = rng.standard_normal(h0.shape)
+
+    def loss():
+        top, h_n = reference.forward(params, inputs, h0, return_state=True, **config)
+        Y = reference.output(params, top, config["lengths"])
+        return np.sum(C_Y * Y) + np.sum(C_h * h_n)
+
+    grads = reference.backward(params, inputs, C_Y, h0, C_h, **config)
+    wrt = dict(params, h0=h0)
+    if not tokens:
+        wrt["X"] = inputs
+    assert set(grads) == set(wrt)
+    for name, array in wrt.items():
+        numeric = reference.numerical_gradient(loss, array)
+        assert relative_error(grads[name], numeric) < 1e-6, name
+
+
+def test_lengths_are_packed_sequences():
+    """A sequence run alone, cut to its length, gives what the padded batch
+    gives at its steps; its reverse direction starts at its own last step."""
+    rng = np.random.default_rng(5)
+    params = family_params(rng, 3, 4, 2, 2, True, True)
+    X = rng.standard_normal((6, 3, 3))
+    lengths = np.array([6, 2, 4])
+    top, h_n = reference.forward(params, X, lengths=lengths, return_state=True)
+    for b, n in enumerate(lengths):
+        alone, h_alone = reference.forward(params, X[:n, b:b + 1], return_state=True)
+        np.testing.assert_allclose(top[:n, b:b + 1], alone, rtol=1e-13, atol=1e-14)
+        assert not top[n:, b].any()
+        np.testing.assert_allclose(h_n[:, b:b + 1], h_alone, rtol=1e-13, atol=1e-14)
