@@ -22,6 +22,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from cython cimport floating
+from cython.parallel cimport prange
 
 
 def kernel_names():
@@ -318,10 +319,13 @@ cdef class Engine:
     cdef char *dY_valid   # (T, B, O): dY without the rows past each length
     cdef char *h0
     cdef int64_t *lengths
-    cdef char *workspace
+    cdef char *workspace  # one per direction, work_size elements each
+    cdef Py_ssize_t work_size
+    cdef bint parallel_directions  # this call runs the two directions at once
     # the last forward: "forward", "forward_batch", or "" (none to use)
     cdef readonly str last
     cdef readonly Py_ssize_t T, B
+    cdef Py_ssize_t T_run   # the steps the layers run: T, or the longest length
     cdef readonly bint tokens
     cdef bint has_h0, has_lengths, last_only
     cdef readonly object masks  # its dropout masks (L-1, T, B, D*H), or None
@@ -397,7 +401,8 @@ cdef class Engine:
                        crnn_linear_workspace(DH, max(self.O, 1)), crnn_elman_workspace(B, H))
             self._scratch["h0"] = np.empty(LD * B * H, dtype=self.dtype)
             self._scratch["lengths"] = np.empty(B, dtype=np.int64)
-            self._scratch["workspace"] = np.empty(work, dtype=self.dtype)
+            self._scratch["workspace"] = np.empty(self.D * work, dtype=self.dtype)
+            self.work_size = work
             self.h0 = _address(self._scratch["h0"])
             self.lengths = <int64_t *>_address(self._scratch["lengths"])
             self.workspace = _address(self._scratch["workspace"])
@@ -453,6 +458,13 @@ cdef class Engine:
                 memcpy(self.h0, h0_p, LD * B * self.H * self.item)
             if lengths_p != NULL:
                 memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
+        self.parallel_directions = self.D == 2 and crnn_get_num_threads() >= 2
+        # no step past the longest sequence is run: its rows are zeros
+        self.T_run = T
+        if lengths is not None:
+            self.T_run = int(lengths.max())
+            if not 1 <= self.T_run <= T:
+                raise RuntimeError("crnn internal error: lengths outside [1, T]")
         return self._compute_forward(kind)
 
     cdef tuple _compute_forward(self, str kind):
@@ -515,7 +527,8 @@ cdef class Engine:
                 return None
             _to_real(self.inputs + t * I * self.item, self.f32, <const char *>v.buf, kind, I)
             PyBuffer_Release(&v)
-        self.T, self.B, self.tokens, self.last_only = T, 1, False, True
+        self.T, self.T_run, self.B, self.tokens, self.last_only = T, T, 1, False, True
+        self.parallel_directions = self.D == 2 and crnn_get_num_threads() >= 2
         self.has_h0 = self.has_lengths = False
         self.masks, self.mask_p = None, NULL
         Y, top, _ = self._compute_forward("forward")
@@ -616,32 +629,22 @@ cdef inline floating *_at(char *base, Py_ssize_t elements, floating *typed) noex
 
 cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
                   floating *h_n) noexcept nogil:
-    cdef Py_ssize_t T = e.T, B = e.B, N = e.T * e.B, H = e.H, D = e.D
-    cdef Py_ssize_t DH = D * H, l, d, k, IN
-    cdef floating *ws = _at(e.workspace, 0, params)
+    cdef Py_ssize_t T = e.T_run, B = e.B, N = e.T_run * e.B, H = e.H, D = e.D
+    cdef Py_ssize_t DH = D * H, l, d
+    cdef int status[2]
     cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
     cdef const floating *layer_input = _at(e.inputs, 0, params)
-    cdef floating *hs
     cdef floating *out = _layer_output(e, 0, params)
-    cdef const Py_ssize_t *off
     for l in range(e.L):
-        IN = e.I if l == 0 else DH
-        for d in range(D):
-            k = l * D + d
-            off = e.offsets + 3 * k
-            hs = _at(e.hidden, k * N * H, params)
-            # the input projection of all T*B rows, then the recurrence
-            if l == 0 and e.tokens:
-                if onehot_forward(hs, e.ids, params + off[0],
-                                  params + off[2] if off[2] >= 0 else NULL,
-                                  ws, N, IN, H) != CRNN_OK:
-                    return CRNN_ERR_TOKEN_ID
-            else:
-                linear_forward(hs, layer_input, params + off[0],
-                               params + off[2] if off[2] >= 0 else NULL, ws, N, IN, H)
-            elman_forward(hs, h_n + k * B * H,
-                          _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
-                          params + off[1], lengths, ws, T, B, H, e.activation, d)
+        status[0] = status[1] = CRNN_OK
+        if e.parallel_directions:  # the two directions at once, one thread each
+            for d in prange(2, num_threads=2, schedule="static"):
+                status[d] = _direction_forward(e, params, l, d, layer_input, h_n)
+        else:
+            for d in range(D):
+                status[d] = _direction_forward(e, params, l, d, layer_input, h_n)
+        if status[0] != CRNN_OK or status[1] != CRNN_OK:
+            return CRNN_ERR_TOKEN_ID
         out = _layer_output(e, l, params)
         if D == 2:
             join_directions(out, _at(e.hidden, 2 * l * N * H, params),
@@ -649,23 +652,52 @@ cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
         layer_input = out
         if e.mask_p != NULL and l < e.L - 1:  # dropout on every output but the top's
             multiply(_at(e.dropped, l * N * DH, params), out,
-                     _at(e.mask_p, l * N * DH, params), N * DH, 0)
+                     _at(e.mask_p, l * e.T * B * DH, params), N * DH, 0)
             layer_input = _at(e.dropped, l * N * DH, params)
     memcpy(top, out, N * DH * sizeof(floating))
+    memset(top + N * DH, 0, (e.T - T) * B * DH * sizeof(floating))  # past the longest
     if e.O:
         if e.last_only:  # the seed API: the output of the last step only
             linear_forward(Y, out + (T - 1) * B * DH, params + e.out_W, params + e.out_b,
-                           ws, B, DH, e.O)
+                           _workspace(e, 0, params), B, DH, e.O)
         else:
-            linear_forward(Y, out, params + e.out_W, params + e.out_b, ws, N, DH, e.O)
+            linear_forward(Y, out, params + e.out_W, params + e.out_b,
+                           _workspace(e, 0, params), N, DH, e.O)
+            memset(Y + N * e.O, 0, (e.T - T) * B * e.O * sizeof(floating))
             if lengths != NULL:
                 zero_rows_past_lengths(Y, lengths, T, B, e.O)
     return CRNN_OK
 
 
+cdef inline floating *_workspace(Engine e, Py_ssize_t d, floating *typed) noexcept nogil:
+    """Direction d's workspace: each has its own, so both can run at once."""
+    return _at(e.workspace, d * e.work_size, typed)
+
+
+cdef int _direction_forward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t d,
+                            const floating *layer_input, floating *h_n) noexcept nogil:
+    """Layer l, direction d: the input projection of all T*B rows, then the
+    recurrence, into its states and its rows of h_n."""
+    cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, k = l * e.D + d
+    cdef const Py_ssize_t *off = e.offsets + 3 * k
+    cdef floating *hs = _at(e.hidden, k * N * H, params)
+    cdef floating *ws = _workspace(e, d, params)
+    cdef const floating *bias = params + off[2] if off[2] >= 0 else NULL
+    if l == 0 and e.tokens:
+        if onehot_forward(hs, e.ids, params + off[0], bias, ws, N, e.I, H) != CRNN_OK:
+            return CRNN_ERR_TOKEN_ID
+    else:
+        linear_forward(hs, layer_input, params + off[0], bias, ws, N,
+                       e.I if l == 0 else e.D * H, H)
+    elman_forward(hs, h_n + k * B * H, _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
+                  params + off[1], e.lengths if e.has_lengths else NULL, ws, e.T_run, B, H,
+                  e.activation, d)
+    return CRNN_OK
+
+
 cdef inline floating *_layer_output(Engine e, Py_ssize_t l, floating *typed) noexcept nogil:
     """Layer l's output (T, B, D*H): its states, or both directions' joined."""
-    cdef Py_ssize_t N = e.T * e.B
+    cdef Py_ssize_t N = e.T_run * e.B
     if e.D == 1:
         return _at(e.hidden, l * N * e.H, typed)
     return _at(e.outputs, l * N * 2 * e.H, typed)
@@ -673,7 +705,7 @@ cdef inline floating *_layer_output(Engine e, Py_ssize_t l, floating *typed) noe
 
 cdef inline const floating *_layer_input(Engine e, Py_ssize_t l, floating *typed) noexcept nogil:
     """What layer l read: the inputs, or the layer below's output (after dropout)."""
-    cdef Py_ssize_t N = e.T * e.B
+    cdef Py_ssize_t N = e.T_run * e.B
     if l == 0:
         return _at(e.inputs, 0, typed)
     if e.mask_p != NULL:
@@ -683,18 +715,17 @@ cdef inline const floating *_layer_input(Engine e, Py_ssize_t l, floating *typed
 
 cdef int _backward(Engine e, floating *params, const floating *dY, const floating *dh,
                    floating *dh0, floating *dX) noexcept nogil:
-    cdef Py_ssize_t T = e.T, B = e.B, N = e.T * e.B, H = e.H, D = e.D
-    cdef Py_ssize_t DH = D * H, l, d, k, IN
+    cdef Py_ssize_t T = e.T_run, B = e.B, N = e.T_run * e.B, H = e.H, D = e.D
+    cdef Py_ssize_t DH = D * H, l, d, k
+    cdef int status[2]
     cdef floating *grads = _at(e.grads, 0, params)
-    cdef floating *ws = _at(e.workspace, 0, params)
     cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
     cdef floating *d_top = _at(e.d_top, 0, params)
     cdef floating *d_below = _at(e.d_below, 0, params)
+    cdef floating *d_input
     cdef floating *swap
-    cdef floating *d_hs
     cdef floating *dY_valid
     cdef floating *top = _layer_output(e, e.L - 1, params)
-    cdef const Py_ssize_t *off
     # dLoss/d(top layer's output), from the output layer or given
     if not e.O:
         memcpy(d_top, dY, N * DH * sizeof(floating))
@@ -712,35 +743,59 @@ cdef int _backward(Engine e, floating *params, const floating *dY, const floatin
             linear_backward(d_top, grads + e.out_W, grads + e.out_b, dY, top,
                             params + e.out_W, N, DH, e.O)
     for l in range(e.L - 1, -1, -1):
-        IN = e.I if l == 0 else DH
         if D == 2:
             split_directions(_at(e.d_hidden, 0, params), _at(e.d_hidden, N * H, params),
                              d_top, N, H)
+        d_input = d_below if l > 0 else dX  # dLoss/d(what layer l read), or NULL
         if l > 0:
             memset(d_below, 0, N * DH * sizeof(floating))
-        for d in range(D):
-            k = l * D + d
-            off = e.offsets + 3 * k
-            d_hs = d_top if D == 1 else _at(e.d_hidden, d * N * H, params)
-            elman_backward(grads + off[1], dh0 + k * B * H if dh0 != NULL else NULL, d_hs,
-                           dh + k * B * H if dh != NULL else NULL,
-                           _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
-                           _at(e.hidden, k * N * H, params), params + off[1], lengths, ws,
-                           T, B, H, e.activation, d)
-            # d_hs is now dLoss/da: through the input projection
-            if l == 0 and e.tokens:
-                if onehot_backward(grads + off[0], grads + off[2] if off[2] >= 0 else NULL,
-                                   d_hs, e.ids, N, IN, H) != CRNN_OK:
-                    return CRNN_ERR_TOKEN_ID
-            else:
-                linear_backward(d_below if l > 0 else dX, grads + off[0],
-                                grads + off[2] if off[2] >= 0 else NULL, d_hs,
-                                _layer_input(e, l, params), params + off[0], N, IN, H)
+        status[0] = status[1] = CRNN_OK
+        if e.parallel_directions:
+            # the two recurrences at once; their sum into d_input after, in
+            # the order one thread takes, so that the bits do not change
+            for d in prange(2, num_threads=2, schedule="static"):
+                status[d] = _direction_backward(e, params, l, d, d_top, dh, dh0, NULL)
+            if d_input != NULL and not (l == 0 and e.tokens):
+                for d in range(2):
+                    k = l * 2 + d
+                    linear_backward(d_input, NULL, NULL, _at(e.d_hidden, d * N * H, params),
+                                    _layer_input(e, l, params), params + e.offsets[3 * k],
+                                    N, e.I if l == 0 else DH, H)
+        else:
+            for d in range(D):
+                status[d] = _direction_backward(e, params, l, d, d_top, dh, dh0, d_input)
+        if status[0] != CRNN_OK or status[1] != CRNN_OK:
+            return CRNN_ERR_TOKEN_ID
         if l > 0:  # d_below is dLoss/d(layer l-1's output, after dropout)
             if e.mask_p != NULL:
-                multiply(d_top, d_below, _at(e.mask_p, (l - 1) * N * DH, params), N * DH, 0)
+                multiply(d_top, d_below, _at(e.mask_p, (l - 1) * e.T * B * DH, params), N * DH, 0)
             else:
                 swap = d_top
                 d_top = d_below
                 d_below = swap
+    return CRNN_OK
+
+
+cdef int _direction_backward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t d,
+                             floating *d_top, const floating *dh, floating *dh0,
+                             floating *d_input) noexcept nogil:
+    """BPTT of layer l, direction d, from dLoss/d(its states) (d_top, or its
+    half of it, split already) into its parameters' gradients, its rows of
+    dh0 and, unless NULL, d_input += dLoss/d(what the layer read)."""
+    cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, k = l * e.D + d
+    cdef const Py_ssize_t *off = e.offsets + 3 * k
+    cdef floating *grads = _at(e.grads, 0, params)
+    cdef floating *d_hs = d_top if e.D == 1 else _at(e.d_hidden, d * N * H, params)
+    cdef floating *d_bias = grads + off[2] if off[2] >= 0 else NULL
+    elman_backward(grads + off[1], dh0 + k * B * H if dh0 != NULL else NULL, d_hs,
+                   dh + k * B * H if dh != NULL else NULL,
+                   _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
+                   _at(e.hidden, k * N * H, params), params + off[1],
+                   e.lengths if e.has_lengths else NULL, _workspace(e, d, params), e.T_run, B,
+                   H, e.activation, d)
+    # d_hs is now dLoss/da: through the input projection
+    if l == 0 and e.tokens:
+        return onehot_backward(grads + off[0], d_bias, d_hs, e.ids, N, e.I, H)
+    linear_backward(d_input, grads + off[0], d_bias, d_hs, _layer_input(e, l, params),
+                    params + off[0], N, e.I if l == 0 else e.D * H, H)
     return CRNN_OK

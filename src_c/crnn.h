@@ -90,8 +90,8 @@ size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H);
  * workspace as crnn_linear_workspace */                                        \
 void crnn_linear_forward_##sfx(real *Y, const real *X, const real *W,           \
     const real *b, real *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);  \
-/* dX (N,IN) += dY W (NULL skips that product);  dW (OUT,IN) += dY^T X;         \
- * db (OUT) += sum over the rows of dY (NULL: no bias).  dY (N,OUT) */          \
+/* dX (N,IN) += dY W;  dW (OUT,IN) += dY^T X;  db (OUT) += sum over the rows of \
+ * dY.  dY (N,OUT). A NULL dX, dW or db skips its part. */                      \
 void crnn_linear_backward_##sfx(real *dX, real *dW, real *db, const real *dY,  \
     const real *X, const real *W, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);    \
                                                                                 \

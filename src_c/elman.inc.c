@@ -21,38 +21,49 @@ static void FN(elman_workspace)(real *workspace, ptrdiff_t B, ptrdiff_t H,
     *extra = *state + B * H;
 }
 
+/* With lengths, the rows of the steps a sequence does not have are zeroed
+ * after each step, so the next step's product reads a zero state there: what
+ * the reverse direction of a sequence must start from, when h0 is zero. The
+ * forward direction's rows past a length are never read by a step of its own.
+ * So only two things need rows copied, once per sequence, not once per step:
+ * h_n, taken at each sequence's last step, and a given h0 in reverse, put in
+ * the (zero) row the sequence's first step reads, and zeroed again after. */
 void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
                             const real *Whh, const int64_t *lengths, real *workspace,
                             ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
                             int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    real *WhhT, *state, *unused;
-    FN(elman_workspace)(workspace, B, H, &WhhT, &state, &unused);
+    real *WhhT, *unused_a, *unused_b;
+    FN(elman_workspace)(workspace, B, H, &WhhT, &unused_a, &unused_b);
     kern->transpose(WhhT, padded_ld(H), Whh, H, H);
     const size_t row_bytes = (size_t)H * sizeof(real);
-    /* with lengths, the states live in `state` (B,H), updated row by row */
-    if (lengths) {
-        if (h0) memcpy(state, h0, (size_t)B * row_bytes);
-        else memset(state, 0, (size_t)B * row_bytes);
-    }
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
         real *h = hidden_states + t * B * H;
+        real *h_next_row = reverse ? h + B * H : NULL; /* the row h_prev is, in reverse */
+        /* in reverse, a sequence shorter than T starts from h0 at t = lengths[b]-1 */
+        if (lengths && h0 && reverse && s > 0)
+            for (ptrdiff_t b = 0; b < B; b++)
+                if (t == lengths[b] - 1) memcpy(h_next_row + b * H, h0 + b * H, row_bytes);
         /* a_t += h_prev Whh^T;  h_t = act(a_t) */
         if (h_prev) FN(recurrent_product)(kern, h, h_prev, WhhT, padded_ld(H), B, H, s % 2);
         FN(crnn_activation_forward)(h, B * H, activation);
         if (lengths) {
             for (ptrdiff_t b = 0; b < B; b++) {
-                if (t < lengths[b]) memcpy(state + b * H, h + b * H, row_bytes);
-                else memset(h + b * H, 0, row_bytes);
+                if (t >= lengths[b]) memset(h + b * H, 0, row_bytes);
+                else if (h_n && !reverse && t == lengths[b] - 1)
+                    memcpy(h_n + b * H, h + b * H, row_bytes);
+                if (h0 && reverse && s > 0 && t == lengths[b] - 1)
+                    memset(h_next_row + b * H, 0, row_bytes);
             }
-            h_prev = state;
-        } else {
-            h_prev = h;
         }
+        h_prev = h;
     }
-    if (h_n) memcpy(h_n, h_prev ? h_prev : state, (size_t)B * row_bytes);
+    /* the state after each sequence's last step: in reverse, every sequence
+     * ends at t = 0; forward without lengths, at T-1 */
+    if (h_n && (reverse || !lengths))
+        memcpy(h_n, hidden_states + (reverse ? 0 : (T - 1) * B * H), (size_t)B * row_bytes);
 }
 
 void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,

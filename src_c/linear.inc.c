@@ -20,6 +20,6 @@ void FN(crnn_linear_backward)(real *dX, real *dW, real *db, const real *dY,
                               ptrdiff_t IN, ptrdiff_t OUT) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     if (dX) FN(matmul_nn)(kern, dX, dY, W, N, IN, OUT); /* G_X += G_Y W     */
-    FN(matmul_tn)(kern, dW, dY, X, N, OUT, IN);         /* G_W += G_Y^T X   */
+    if (dW) FN(matmul_tn)(kern, dW, dY, X, N, OUT, IN); /* G_W += G_Y^T X   */
     if (db) FN(sum_rows)(db, dY, N, OUT);               /* G_b += sum G_Y   */
 }

@@ -292,3 +292,28 @@ def test_parameters_of_every_layer_are_attributes():
         rnn.Wxh_l1 = np.zeros((4, 4))
     with pytest.raises(AttributeError, match="this model has no Wxh_l1"):
         crnn.RNN(3, 2, 4, seed=0).Wxh_l1
+
+
+@pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
+def test_both_directions_at_once_give_the_same_bits(tokens, kernel):
+    """With two threads the directions of a layer run at once; the results
+    are those of one thread, bit for bit."""
+    rnn = family_model(6, 24, 5, np.float32, 8, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(8)
+    X = rng.integers(0, 6, (9, 4)) if tokens else rng.standard_normal((9, 4, 6))
+    h0, dh = rng.standard_normal((4, 4, 24)), rng.standard_normal((4, 4, 24))
+    dY, lengths = rng.standard_normal((9, 4, 5)), np.array([9, 2, 5, 7])
+    before = crnn.get_num_threads()
+    results = []
+    try:
+        if crnn.set_num_threads(2) != 2:
+            pytest.skip("built without OpenMP: one thread only")
+        for threads in (1, 2):
+            crnn.set_num_threads(threads)
+            Y, _, h_n = rnn.forward_batch(X, h0, lengths=lengths, return_state=True)
+            grads = rnn.backward_batch(dY, dh, input_grad=not tokens)
+            results.append([Y, h_n] + [g.copy() for g in grads.values()])
+    finally:
+        crnn.set_num_threads(before)
+    for one, two in zip(*results):
+        np.testing.assert_array_equal(one, two)
