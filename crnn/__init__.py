@@ -1,10 +1,11 @@
 """crnn: a small, fast, compiled Elman RNN for the CPU.
 
-    h_t = tanh(Wxh x_t + Whh h_(t-1) + bh)
+    h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU
     y_t = Why h_t + by
 
-The forward pass and backpropagation through time run in C (src_c/), wrapped
-by Cython (crnn._core) and exposed by :class:`crnn.RNN`. The same math in
+Stacked layers, both directions, variable lengths and dropout, as PyTorch's
+nn.RNN. The forward pass and backpropagation through time run in C (src_c/),
+wrapped by Cython (crnn._core) and exposed by :class:`crnn.RNN`. The same math in
 plain NumPy, the specification, is :mod:`crnn.reference`.
 
 Kernel paths: the C core picks the widest SIMD path the CPU runs (avx512,

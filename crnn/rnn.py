@@ -267,8 +267,8 @@ class RNN:
         h0 = self._states("h0", h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
-        Y, top, h_n = self._engine.forward(X, h0, lengths, self._dropout_masks(T, B),
-                                           "forward_batch", False)
+        masks = self._dropout_masks(T, B) if self.dropout else None
+        Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False)
         if Y is None:
             Y = top
         if self.batch_first:
@@ -286,10 +286,28 @@ class RNN:
         as the forward's h0 was given, and, with ``input_grad=True``, "X"
         shaped as X, which float inputs only have.
         """
-        self._require_forward("forward_batch", "backward_batch")
         engine = self._engine
+        if engine.last != "forward_batch" or engine.forward_thread != threading.get_ident():
+            self._require_forward("forward_batch", "backward_batch")  # says which is wrong
         T, B = engine.T, engine.B
         last = self.output_size or self.layout.top_size
+        if not (type(dY) is np.ndarray and dY.dtype == self.dtype and dY.flags.c_contiguous
+                and dY.shape == (T, B, last) and not self.batch_first):  # else canonical
+            dY = self._batch_gradient(dY, T, B, last)
+        if dh is not None:
+            dh = self._states("dh", dh, B)
+        if input_grad and engine.tokens:
+            raise ValueError("input_grad=True needs float inputs: the last forward_batch "
+                             "had token ids, which have no gradient")
+        dh0, dX = engine.backward(dY, dh, input_grad)
+        grads = dict(self._grads)
+        grads["h0"] = dh0[0] if self._h0_was_2d else dh0
+        if input_grad:
+            grads["X"] = dX.swapaxes(0, 1) if self.batch_first else dX
+        return grads
+
+    def _batch_gradient(self, dY, T, B, last):
+        """dY validated, (T, B) first, of the model's dtype, C-contiguous."""
         dY = _checks.as_numeric_array("dY", dY)
         if self.batch_first:
             _checks.check_shape("dY", dY, (B, T, last), "(B, T, output_size)"
@@ -298,16 +316,7 @@ class RNN:
         else:
             _checks.check_shape("dY", dY, (T, B, last), "(T, B, output_size)"
                                 if self.output_size else "(T, B, D*hidden_size)")
-        dh = self._states("dh", dh, B)
-        if input_grad and engine.tokens:
-            raise ValueError("input_grad=True needs float inputs: the last forward_batch "
-                             "had token ids, which have no gradient")
-        dh0, dX = engine.backward(np.ascontiguousarray(dY, dtype=self.dtype), dh, input_grad)
-        grads = dict(self._grads)
-        grads["h0"] = dh0[0] if self._h0_was_2d else dh0
-        if input_grad:
-            grads["X"] = dX.swapaxes(0, 1) if self.batch_first else dX
-        return grads
+        return np.ascontiguousarray(dY, dtype=self.dtype)
 
     def _batch_inputs(self, X):
         """X validated and in canonical form, (T, B) first: float (T, B, I) of
