@@ -14,13 +14,6 @@ from . import _checks, _core, torch_interop, training
 from .layers import INITS, NONLINEARITIES, Layout
 
 
-def parameter_shapes(input_size, hidden_size, output_size, **options):
-    """{name: shape} of a model's parameters, in their order in memory;
-    ``options`` are RNN's num_layers, bidirectional and bias."""
-    return {p.name: p.shape for p in Layout(input_size, hidden_size, output_size,
-                                            **options).parameters}
-
-
 def _parameter(name):
     def get(self):
         try:

@@ -6,19 +6,22 @@
  * loop: one (B,H)x(H,H) product and the activation. An LSTM or GRU
  * recurrence is one more file of this shape.
  *
- * Variable lengths: sequence b is active at step t when t < lengths[b]. The
- * batch runs whole at every step (the rows of finished sequences cost their
- * product, measured cheaper than regrouping them); afterwards an inactive
- * row is zeroed and its state carried, so the reverse direction of each
- * sequence starts at its own last step, from h0.
+ * Variable lengths: sequence b has step t when t < lengths[b]. The batch runs
+ * whole at every step, and the rows of the steps a sequence does not have are
+ * zeroed and get no gradient; its state carries over them, so the reverse
+ * direction of each sequence starts at its own last step, from h0. (The
+ * caller runs no step past the longest sequence. Regrouping the rows of the
+ * sequences still running, sorted by length, would also save the finished
+ * rows' share of each product; not done.)
  */
 
-/* Workspace: Whh^T (H,H) with aligned rows, then two (B,H) arrays. */
+/* Workspace: Whh^T (H,H) with aligned rows, then the two (B,H) arrays the
+ * backward with lengths uses. */
 static void FN(elman_workspace)(real *workspace, ptrdiff_t B, ptrdiff_t H,
-                                real **WhhT, real **state, real **extra) {
+                                real **WhhT, real **carry, real **da_first) {
     *WhhT = (real *)align_up(workspace);
-    *state = *WhhT + H * padded_ld(H);
-    *extra = *state + B * H;
+    *carry = *WhhT + H * padded_ld(H);
+    *da_first = *carry + B * H;
 }
 
 /* With lengths, the rows of the steps a sequence does not have are zeroed
@@ -33,8 +36,8 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
                             ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
                             int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    real *WhhT, *unused_a, *unused_b;
-    FN(elman_workspace)(workspace, B, H, &WhhT, &unused_a, &unused_b);
+    real *WhhT, *unused_carry, *unused_da_first;
+    FN(elman_workspace)(workspace, B, H, &WhhT, &unused_carry, &unused_da_first);
     kern->transpose(WhhT, padded_ld(H), Whh, H, H);
     const size_t row_bytes = (size_t)H * sizeof(real);
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
@@ -128,8 +131,8 @@ void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,
                              const int64_t *lengths, real *workspace, ptrdiff_t T,
                              ptrdiff_t B, ptrdiff_t H, int activation, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    real *unused, *carry, *da_first;
-    FN(elman_workspace)(workspace, B, H, &unused, &carry, &da_first);
+    real *unused_WhhT, *carry, *da_first;
+    FN(elman_workspace)(workspace, B, H, &unused_WhhT, &carry, &da_first);
     if (lengths) {
         FN(elman_backward_lengths)(kern, dh0, d_hidden, dh_n, hidden_states, Whh, lengths,
                                    carry, da_first, T, B, H, activation, reverse);

@@ -82,3 +82,19 @@ def params64(rnn):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def one_and_two_threads(run):
+    """run() under one thread, then two: both results, to compare bit for
+    bit. Skips in a build without OpenMP; restores the thread count."""
+    before = crnn.get_num_threads()
+    results = []
+    try:
+        if crnn.set_num_threads(2) != 2:
+            pytest.skip("built without OpenMP: one thread only")
+        for threads in (1, 2):
+            crnn.set_num_threads(threads)
+            results.append(run())
+    finally:
+        crnn.set_num_threads(before)
+    return results

@@ -91,7 +91,9 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(corpus, tmp_path):
         [sys.executable, "-m", "crnn", "train", str(corpus), "--hidden", "16",
          "--iterations", "100000000", "--checkpoint", str(ck), "--sample-every", "0",
          "--checkpoint-every", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        # a run started in the background inherits SIGINT ignored: Ctrl-C's default back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout.readline().startswith("training on")
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)

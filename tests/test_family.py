@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings, strategies as st
 import crnn
 from crnn import reference
 
-from conftest import KERNELS, params64, relative_error, using_kernel
+from conftest import KERNELS, one_and_two_threads, params64, relative_error, using_kernel
 from test_core import check_against_reference
 
 DTYPES = [np.float64, np.float32]
@@ -303,17 +303,11 @@ def test_both_directions_at_once_give_the_same_bits(tokens, kernel):
     X = rng.integers(0, 6, (9, 4)) if tokens else rng.standard_normal((9, 4, 6))
     h0, dh = rng.standard_normal((4, 4, 24)), rng.standard_normal((4, 4, 24))
     dY, lengths = rng.standard_normal((9, 4, 5)), np.array([9, 2, 5, 7])
-    before = crnn.get_num_threads()
-    results = []
-    try:
-        if crnn.set_num_threads(2) != 2:
-            pytest.skip("built without OpenMP: one thread only")
-        for threads in (1, 2):
-            crnn.set_num_threads(threads)
-            Y, _, h_n = rnn.forward_batch(X, h0, lengths=lengths, return_state=True)
-            grads = rnn.backward_batch(dY, dh, input_grad=not tokens)
-            results.append([Y, h_n] + [g.copy() for g in grads.values()])
-    finally:
-        crnn.set_num_threads(before)
-    for one, two in zip(*results):
+
+    def run():
+        Y, _, h_n = rnn.forward_batch(X, h0, lengths=lengths, return_state=True)
+        grads = rnn.backward_batch(dY, dh, input_grad=not tokens)
+        return [Y, h_n] + [g.copy() for g in grads.values()]
+
+    for one, two in zip(*one_and_two_threads(run)):
         np.testing.assert_array_equal(one, two)

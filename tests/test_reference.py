@@ -22,6 +22,18 @@ def linear_loss(params, inputs, h0, C_Y, C_h):
     return np.sum(C_Y * Y) + np.sum(C_h * hidden_states[-1])
 
 
+def assert_finite_differences(grads, loss, params, h0, X):
+    """Every gradient (the parameters', h0's and, for float inputs, X's)
+    against central differences of ``loss()``."""
+    wrt = dict(params, h0=h0)
+    if X is not None:
+        wrt["X"] = X
+    assert set(grads) == set(wrt)
+    for name, array in wrt.items():
+        numeric = reference.numerical_gradient(loss, array)
+        assert relative_error(grads[name], numeric) < 1e-6, name
+
+
 @pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
 @pytest.mark.parametrize("T,B,I,H,O", SHAPES)
 def test_backward_matches_finite_differences(T, B, I, H, O, tokens):
@@ -37,13 +49,7 @@ def test_backward_matches_finite_differences(T, B, I, H, O, tokens):
     def loss():
         return linear_loss(params, inputs, h0, C_Y, C_h)
 
-    wrt = dict(params, h0=h0)
-    if not tokens:
-        wrt["X"] = inputs
-    assert set(grads) == set(wrt)
-    for name, array in wrt.items():
-        numeric = reference.numerical_gradient(loss, array)
-        assert relative_error(grads[name], numeric) < 1e-6, name
+    assert_finite_differences(grads, loss, params, h0, None if tokens else inputs)
 
 
 def test_tokens_are_one_hot_vectors(rng):
@@ -117,13 +123,7 @@ def test_the_family_matches_finite_differences(layers, bidirectional, nonlineari
         return np.sum(C_Y * Y) + np.sum(C_h * h_n)
 
     grads = reference.backward(params, inputs, C_Y, h0, C_h, **config)
-    wrt = dict(params, h0=h0)
-    if not tokens:
-        wrt["X"] = inputs
-    assert set(grads) == set(wrt)
-    for name, array in wrt.items():
-        numeric = reference.numerical_gradient(loss, array)
-        assert relative_error(grads[name], numeric) < 1e-6, name
+    assert_finite_differences(grads, loss, params, h0, None if tokens else inputs)
 
 
 def test_lengths_are_packed_sequences():
