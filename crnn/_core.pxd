@@ -14,6 +14,7 @@ cdef extern from "crnn.h" nogil:
     int crnn_get_kernel()
     int crnn_set_num_threads(int n)
     int crnn_get_num_threads()
+    int crnn_threads_for(double work, ptrdiff_t parts)
     void crnn_tanh_f32(float *x, ptrdiff_t n)
     void crnn_tanh_f64(double *x, ptrdiff_t n)
 

@@ -458,7 +458,7 @@ cdef class Engine:
                 memcpy(self.h0, h0_p, LD * B * self.H * self.item)
             if lengths_p != NULL:
                 memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
-        self.parallel_directions = self.D == 2 and crnn_get_num_threads() >= 2
+        self.parallel_directions = self._directions_at_once(T, B)
         # no step past the longest sequence is run: its rows are zeros
         self.T_run = T
         if lengths is not None:
@@ -466,6 +466,14 @@ cdef class Engine:
             if not 1 <= self.T_run <= T:
                 raise RuntimeError("crnn internal error: lengths outside [1, T]")
         return self._compute_forward(kind)
+
+    cdef bint _directions_at_once(self, Py_ssize_t T, Py_ssize_t B):
+        """Whether the two directions of a layer run at once, each in a thread:
+        when each has work enough to pay for waking a thread (measured on 2
+        cores: medium, bidirectional, 35.6 -> 23.9 ms; small, 47 -> 58 us
+        forward, the wake-up costing more than the half it saves)."""
+        cdef double work = <double>T * B * self.H * (min(self.I, self.D * self.H) + self.H)
+        return self.D == 2 and crnn_threads_for(work, 2) >= 2
 
     cdef tuple _compute_forward(self, str kind):
         """The forward pass of what the scratch holds (see _run_forward)."""
@@ -528,7 +536,7 @@ cdef class Engine:
             _to_real(self.inputs + t * I * self.item, self.f32, <const char *>v.buf, kind, I)
             PyBuffer_Release(&v)
         self.T, self.T_run, self.B, self.tokens, self.last_only = T, T, 1, False, True
-        self.parallel_directions = self.D == 2 and crnn_get_num_threads() >= 2
+        self.parallel_directions = self._directions_at_once(T, 1)
         self.has_h0 = self.has_lengths = False
         self.masks, self.mask_p = None, NULL
         Y, top, _ = self._compute_forward("forward")

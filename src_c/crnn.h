@@ -69,6 +69,10 @@ int crnn_get_kernel(void);
  * while no other thread is computing. Returns the number now in use. */
 int crnn_set_num_threads(int n);
 int crnn_get_num_threads(void);
+/* How many threads `work` multiply-adds in `parts` independent parts (row
+ * tiles of a product, directions of a layer) should use: 1 below the size
+ * where threads cost more than they give, else up to the number set. */
+int crnn_threads_for(double work, ptrdiff_t parts);
 
 /* x (n) <- tanh(x) with the active path's kernel (exposed for its tests) */
 void crnn_tanh_f32(float *x, ptrdiff_t n);

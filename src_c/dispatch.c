@@ -105,8 +105,8 @@ int crnn_get_num_threads(void) {
 #endif
 }
 
-int crnn_threads_for(double work, ptrdiff_t tiles) {
-    if (work < CRNN_PARALLEL_WORK || tiles < 2) return 1;
+int crnn_threads_for(double work, ptrdiff_t parts) {
+    if (work < CRNN_PARALLEL_WORK || parts < 2) return 1;
     const int n = crnn_get_num_threads();
-    return tiles < n ? (int)tiles : n;
+    return parts < n ? (int)parts : n;
 }

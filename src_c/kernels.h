@@ -53,10 +53,6 @@ CRNN_DECLARE_KERNELS(double, f64)
 
 #undef CRNN_DECLARE_KERNELS
 
-/* How many threads a product of `work` multiply-adds over `tiles` row tiles
- * should use: 1 below the size where threads cost more than they give, else
- * the number set by crnn_set_num_threads (1 in a build without OpenMP). */
-int crnn_threads_for(double work, ptrdiff_t tiles);
 
 /* 1 when this build holds the x86 SIMD tables (gcc or clang on x86-64) */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)

@@ -4,6 +4,7 @@
  * not a build flag, so the rest of the library stays baseline x86-64 and
  * dispatch.c can pick a table at run time.
  */
+#include "crnn.h"
 #include "kernels.h"
 
 #if CRNN_HAVE_X86_KERNELS

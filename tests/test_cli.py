@@ -129,3 +129,18 @@ def test_no_command_means_train_on_the_default_corpus(tmp_path, capsys):
     status = cli.main(["--hidden", "8", "--iterations", "20", "--sample-every", "0",
                        "--checkpoint", str(tmp_path / "m.npz")])
     assert status == 0 and "the docstrings of Python's builtins" in capsys.readouterr().out
+
+
+def test_train_a_stacked_relu_model_with_dropout(corpus, tmp_path, capsys):
+    status, ck = train(corpus, tmp_path, "--iterations", "30", "--layers", "2",
+                       "--nonlinearity", "relu", "--dropout", "0.2")
+    assert status == 0 and "2 layers of 16, relu, dropout 0.2" in capsys.readouterr().out
+    saved = checkpoint.load(ck).rnn
+    assert (saved.num_layers, saved.nonlinearity, saved.dropout) == (2, "relu", 0.2)
+    status, _ = train(corpus, tmp_path, "--iterations", "40", "--resume", "--layers", "3")
+    assert status == 2 and "has layers 2, not 3" in capsys.readouterr().err
+    status, _ = train(corpus, tmp_path, "--iterations", "40", "--resume")
+    assert status == 0 and checkpoint.load(ck).step == 40
+    assert cli.main(["sample", str(ck), "--length", "10", "--seed", "1"]) == 0
+    with pytest.raises(SystemExit):
+        cli.main(["train", str(corpus), "--dropout", "1.5"])
