@@ -328,6 +328,7 @@ cdef class Engine:
     cdef Py_ssize_t T_run   # the steps the layers run: T, or the longest length
     cdef readonly bint tokens
     cdef bint has_h0, has_lengths, last_only
+    cdef bint with_state  # the forward returns h_n
     cdef readonly object masks  # its dropout masks (L-1, T, B, D*H), or None
     cdef char *mask_p
     cdef readonly unsigned long forward_thread
@@ -409,9 +410,10 @@ cdef class Engine:
             self.batch = B
         return 0
 
-    def forward(self, X, h0, lengths, masks, str kind, bint last_only):
+    def forward(self, X, h0, lengths, masks, str kind, bint last_only, bint with_state=True):
         self._acquire()
         try:
+            self.with_state = with_state
             return self._forward(X, h0, lengths, masks, kind, last_only)
         finally:
             PyThread_release_lock(self.lock)
@@ -427,7 +429,8 @@ cdef class Engine:
         [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
         (T, B, O), or (B, O) of the last step with last_only, or None without
         an output layer; the top layer's output (T, B, D*H); h_n (L*D, B, H).
-        ``kind`` names the call for backward's check."""
+        ``kind`` names the call for backward's check; without ``with_state``
+        (forward's argument) h_n is None, not computed."""
         cdef Py_ssize_t T = X.shape[0], B = X.shape[1], LD = self.L * self.D
         cdef bint tokens = X.ndim == 2
         cdef tuple x_shape = (T, B)
@@ -483,10 +486,10 @@ cdef class Engine:
             Y = np.empty((B, self.O), dtype=self.dtype) if self.last_only else \
                 np.empty((T, B, self.O), dtype=self.dtype)
         top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
-        h_n = np.empty((LD, B, self.H), dtype=self.dtype)
+        h_n = np.empty((LD, B, self.H), dtype=self.dtype) if self.with_state else None
         cdef char *y = _address(Y) if Y is not None else NULL
         cdef char *top_p = _address(top)
-        cdef char *h_n_p = _address(h_n)
+        cdef char *h_n_p = _address(h_n) if h_n is not None else NULL
         cdef int status
         with nogil:
             if self.f32:
@@ -539,6 +542,7 @@ cdef class Engine:
         self.parallel_directions = self._directions_at_once(T, 1)
         self.has_h0 = self.has_lengths = False
         self.masks, self.mask_p = None, NULL
+        self.with_state = False
         Y, top, _ = self._compute_forward("forward")
         return Y.reshape(self.O, 1), top[T - 1].reshape(self.D * self.H, 1)
 
@@ -697,7 +701,8 @@ cdef int _direction_forward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t
     else:
         linear_forward(hs, layer_input, params + off[0], bias, ws, N,
                        e.I if l == 0 else e.D * H, H)
-    elman_forward(hs, h_n + k * B * H, _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
+    elman_forward(hs, h_n + k * B * H if h_n != NULL else NULL,
+                  _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
                   params + off[1], e.lengths if e.has_lengths else NULL, ws, e.T_run, B, H,
                   e.activation, d)
     return CRNN_OK

@@ -105,6 +105,8 @@ class RNN:
                 setattr(RNN, name, _parameter(name))
         self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
                                     self.nonlinearity)
+        # a (B, H) state stands for the (1, B, H) of one layer and direction
+        self._one_state = self.num_layers * self.directions == 1
         self._h0_was_2d = True  # how the last forward_batch's h0 came, for its gradient
 
     @property
@@ -188,7 +190,7 @@ class RNN:
                 return result
         X = self._sequence_as_array(inputs)[:, None, :]
         masks = self._dropout_masks(len(X), 1)
-        output, top, _ = self._engine.forward(X, None, None, masks, "forward", True)
+        output, top, _ = self._engine.forward(X, None, None, masks, "forward", True, False)
         return output.reshape(-1, 1), top[-1].reshape(-1, 1)
 
     def backward(self, d_y, learning_rate=0.01):
@@ -257,11 +259,15 @@ class RNN:
         state after each sequence's last step.
         """
         X, T, B = self._batch_inputs(X)
-        h0 = self._states("h0", h0, B)
+        if h0 is None:
+            self._h0_was_2d = self._one_state
+        else:
+            h0 = self._states("h0", h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
         masks = self._dropout_masks(T, B) if self.dropout else None
-        Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False)
+        Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False,
+                                           return_state)
         if Y is None:
             Y = top
         if self.batch_first:
