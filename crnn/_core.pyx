@@ -419,11 +419,6 @@ cdef class Engine:
             PyThread_release_lock(self.lock)
 
     cdef tuple _forward(self, X, h0, lengths, masks, str kind, bint last_only):
-        if not isinstance(X, np.ndarray) or X.ndim not in (2, 3):
-            raise RuntimeError("crnn internal error: the engine needs X as an array (T, B[, I])")
-        return self._run_forward(X, h0, lengths, masks, kind, last_only)
-
-    cdef tuple _run_forward(self, X, h0, lengths, masks, str kind, bint last_only):
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
         [0, I); h0: None or (L*D, B, H); lengths: None or int64 (B,) in
         [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
@@ -431,6 +426,8 @@ cdef class Engine:
         an output layer; the top layer's output (T, B, D*H); h_n (L*D, B, H).
         ``kind`` names the call for backward's check; without ``with_state``
         (forward's argument) h_n is None, not computed."""
+        if not isinstance(X, np.ndarray) or X.ndim not in (2, 3):
+            raise RuntimeError("crnn internal error: the engine needs X as an array (T, B[, I])")
         cdef Py_ssize_t T = X.shape[0], B = X.shape[1], LD = self.L * self.D
         cdef bint tokens = X.ndim == 2
         cdef tuple x_shape = (T, B)
@@ -479,7 +476,7 @@ cdef class Engine:
         return self.D == 2 and crnn_threads_for(work, 2) >= 2
 
     cdef tuple _compute_forward(self, str kind):
-        """The forward pass of what the scratch holds (see _run_forward)."""
+        """The forward pass of what the scratch holds (see _forward)."""
         cdef Py_ssize_t T = self.T, B = self.B, LD = self.L * self.D
         Y = None
         if self.O:
