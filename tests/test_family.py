@@ -314,3 +314,18 @@ def test_both_directions_at_once_give_the_same_bits(tokens, kernel):
 
     for one, two in zip(*one_and_two_threads(run)):
         np.testing.assert_array_equal(one, two)
+
+
+def test_train_step_with_lengths_batch_first():
+    a = family_model(4, 6, 4, np.float64, 3, bidirectional=True)
+    b = family_model(4, 6, 4, np.float64, 3, bidirectional=True, batch_first=True)
+    rng = np.random.default_rng(6)
+    x, y, lengths = rng.integers(0, 4, (6, 3)), rng.integers(0, 4, (6, 3)), [2, 6, 4]
+    loss_a, h_a = a.train_step(x, y, optimizer=crnn.optim.SGD(a.parameters(), lr=0.1),
+                               loss="ce_mean", lengths=lengths)
+    loss_b, h_b = b.train_step(x.T, y.T, optimizer=crnn.optim.SGD(b.parameters(), lr=0.1),
+                               loss="ce_mean", lengths=lengths)
+    assert loss_a == loss_b
+    np.testing.assert_array_equal(h_a, h_b)
+    for name, p in a.parameters().items():
+        np.testing.assert_array_equal(b.parameters()[name], p)

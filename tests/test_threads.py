@@ -87,3 +87,27 @@ def test_models_pickle_and_deepcopy(travel):
     np.testing.assert_array_equal(twin.forward_batch(X)[0], rnn.forward_batch(X)[0])
     twin.Whh[0, 0] += 1  # independent copies
     assert rnn.Whh[0, 0] != twin.Whh[0, 0]
+
+
+def test_threads_sharing_a_stacked_bidirectional_model_with_lengths():
+    rnn = crnn.RNN(5, 3, 16, num_layers=2, bidirectional=True, nonlinearity="relu",
+                   init="pytorch", seed=0)
+    rng = np.random.default_rng(1)
+    calls = [(rng.standard_normal((8, 3, 5)), rng.integers(1, 9, 3)) for _ in range(6)]
+    serial = [rnn.forward_batch(x, lengths=n, return_state=True) for x, n in calls]
+    results = [None] * 6
+    barrier = threading.Barrier(6)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(30):
+            results[i] = rnn.forward_batch(calls[i][0], lengths=calls[i][1], return_state=True)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, expected in zip(results, serial):
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
