@@ -17,6 +17,8 @@ cdef extern from "crnn.h" nogil:
     int crnn_threads_for(double work, ptrdiff_t parts)
     void crnn_tanh_f32(float *x, ptrdiff_t n)
     void crnn_tanh_f64(double *x, ptrdiff_t n)
+    void crnn_sigmoid_f32(float *x, ptrdiff_t n)
+    void crnn_sigmoid_f64(double *x, ptrdiff_t n)
 
     int CRNN_TANH
     int CRNN_RELU

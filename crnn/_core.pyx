@@ -88,6 +88,17 @@ def first_outside(const int64_t[::1] ids, int64_t low, int64_t high):
     return found
 
 
+def sigmoid(floating[::1] x):
+    """x <- 1 / (1 + exp(-x)) in place with the active path's kernel (for its tests)."""
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        if floating is float:
+            crnn_sigmoid_f32(&x[0], x.shape[0])
+        else:
+            crnn_sigmoid_f64(&x[0], x.shape[0])
+
+
 # ---- training kernels on flat arrays: rnn.py and optim.py check the shapes --
 
 def softmax_xent(const floating[:, ::1] Y, const int64_t[::1] targets, double scale):

@@ -74,9 +74,12 @@ int crnn_get_num_threads(void);
  * where threads cost more than they give, else up to the number set. */
 int crnn_threads_for(double work, ptrdiff_t parts);
 
-/* x (n) <- tanh(x) with the active path's kernel (exposed for its tests) */
+/* x (n) <- tanh(x), and sigmoid(x) = 1 / (1 + exp(-x)), with the active
+ * path's kernels (exposed for their tests; sigmoid is for the gated cells) */
 void crnn_tanh_f32(float *x, ptrdiff_t n);
 void crnn_tanh_f64(double *x, ptrdiff_t n);
+void crnn_sigmoid_f32(float *x, ptrdiff_t n);
+void crnn_sigmoid_f64(double *x, ptrdiff_t n);
 
 /* Activations of the hidden state (the `activation` arguments). */
 #define CRNN_TANH 0

@@ -62,6 +62,9 @@ const crnn_kernels_##sfx *crnn_active_kernels_##sfx(void) {                   \
 }                                                                              \
 void crnn_tanh_##sfx(real_##sfx *x, ptrdiff_t n) {                             \
     crnn_active_kernels_##sfx()->tanh(x, n);                                   \
+}                                                                              \
+void crnn_sigmoid_##sfx(real_##sfx *x, ptrdiff_t n) {                          \
+    crnn_active_kernels_##sfx()->sigmoid(x, n);                                \
 }
 
 #if CRNN_HAVE_X86_KERNELS

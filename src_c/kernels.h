@@ -26,6 +26,10 @@ typedef struct {                                                                
                    ptrdiff_t N, ptrdiff_t K);                                     \
     /* x (n) <- tanh(x), accurate to a few ulp, NaN in gives NaN out */           \
     void (*tanh)(real *x, ptrdiff_t n);                                           \
+    /* x (n) <- 1 / (1 + exp(-x)), accurate to a few ulp; below x = -87 (float)  \
+     * or -708 (double), where it is under 2e-38 or 4e-308, a path may return    \
+     * its value at that bound. NaN gives NaN. */                                \
+    void (*sigmoid)(real *x, ptrdiff_t n);                                        \
     /* dst (C,R), its rows ldd apart <- src (R,C)^T */                            \
     void (*transpose)(real *dst, ptrdiff_t ldd, const real *src, ptrdiff_t R,     \
                       ptrdiff_t C);                                               \

@@ -49,6 +49,15 @@ static void FN(tanh_portable)(real *x, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) x[i] = TANH(x[i]);
 }
 
+/* x (n) <- 1 / (1 + exp(-x)), with the C library's exp; for x < 0 as
+ * exp(x) / (1 + exp(x)), which keeps its relative accuracy where it is small */
+static void FN(sigmoid_portable)(real *x, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const real e = EXP(-(x[i] < 0 ? -x[i] : x[i])); /* exp(-|x|), NaN stays */
+        x[i] = x[i] < 0 ? e / (1 + e) : 1 / (1 + e);
+    }
+}
+
 static void FN(clip_portable)(real *g, ptrdiff_t n, double limit) {
     const real c = (real)limit;
     for (ptrdiff_t i = 0; i < n; i++) g[i] = g[i] > c ? c : (g[i] < -c ? -c : g[i]);
@@ -97,6 +106,7 @@ static void FN(exp_shifted_portable)(real *d, const real *y, ptrdiff_t n, real s
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
     .matmul = FN(matmul_portable),
     .tanh = FN(tanh_portable),
+    .sigmoid = FN(sigmoid_portable),
     .transpose = FN(transpose),
     .exp_shifted = FN(exp_shifted_portable),
     .clip = FN(clip_portable),

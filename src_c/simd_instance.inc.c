@@ -16,6 +16,7 @@
 const CRNN_TABLE_TYPE TABLE = {
     .matmul = FN(matmul),
     .tanh = FN(tanh),
+    .sigmoid = FN(sigmoid),
     .transpose = TRANSPOSE,
     .exp_shifted = FN(exp_shifted),
     .clip = FN(clip),

@@ -61,6 +61,34 @@ def test_tanh_is_accurate_to_a_few_ulp(kernel, dtype, max_ulp):
     assert np.all(np.abs(y) <= 1)
 
 
+@pytest.mark.parametrize("dtype,max_ulp,floor", [(np.float32, 3.0, -87.0), (np.float64, 3.0, -708.0)])
+def test_sigmoid_is_accurate_to_a_few_ulp(kernel, dtype, max_ulp, floor):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([
+        np.linspace(-30, 30, 200_001),
+        rng.standard_normal(10_000) * 1e-3,
+        np.linspace(floor, floor + 20, 10_001),   # the small side, where e s is used
+        np.array([0.0, -0.0, 1e-30, -1e-30, 50.0, 700.0, 1e30]),
+    ]).astype(dtype)
+    exact = (1 / (1 + np.exp(-x.astype(np.longdouble)))).astype(np.float64)
+    y = x.copy()
+    _core.sigmoid(y)  # odd lengths exercise the masked tail of every path
+    assert ulp_error(y, exact, dtype).max() <= max_ulp
+    assert np.all((0 <= y) & (y <= 1))
+    below = np.array([floor - 1, floor - 100, -1e30, -np.inf], dtype=dtype)
+    _core.sigmoid(below)  # under the exponent's range: at most the value at the bound
+    bound = np.array([floor], dtype=dtype)
+    _core.sigmoid(bound)
+    assert np.all((0 <= below) & (below <= bound[0] * (1 + 4 * np.finfo(dtype).eps)))
+
+
+def test_sigmoid_keeps_nan_and_saturates(kernel):
+    for dtype in (np.float32, np.float64):
+        x = np.array([np.nan, np.inf, 0.0, 40.0, np.nan], dtype=dtype)
+        _core.sigmoid(x)
+        assert np.isnan(x[0]) and np.isnan(x[4]) and x[1] == 1 and x[2] == 0.5 and x[3] == 1
+
+
 def test_tanh_keeps_nan_and_saturates_at_infinity(kernel):
     for dtype in (np.float32, np.float64):
         x = np.array([np.nan, np.inf, -np.inf, 0.3, np.nan], dtype=dtype)
