@@ -9,6 +9,12 @@ layer 0 forward (the seed notebook's names), "_l{k}" above it, "_reverse" /
 it. Each parameter carries its role, its place, its PyTorch names and how it
 is initialised; the RNN class, checkpoints, optimizers (through the flat
 allocation), PyTorch interop, ONNX export and the benchmark all read it.
+
+Gated cells stack their gates' rows as PyTorch does: an LSTM's Wxh, Whh and
+bh have 4H rows (gates i, f, g, o; bh is the sum of PyTorch's two biases), a
+GRU's 3H (gates r, z, n); a GRU's n gate reads its recurrent bias inside
+r * (W_hn h + b_hn), so it keeps it apart: ``bhn{s}`` (H, 1), and bh's n rows
+hold b_in alone.
 """
 import math
 from typing import NamedTuple, Optional, Tuple
@@ -18,11 +24,12 @@ import numpy as np
 # the C core's CRNN_TANH, CRNN_RELU
 NONLINEARITIES = {"tanh": 0, "relu": 1}
 INITS = ("normal", "pytorch", "orthogonal", "identity")
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # rows of H in each recurrent weight
 
 
 class Parameter(NamedTuple):
     name: str                 # crnn's name: "Wxh", "Whh_l1_reverse", "Why"
-    role: str                 # "Wxh", "Whh", "bh", "Why" or "by"
+    role: str                 # "Wxh", "Whh", "bh", "bhn" (a GRU's), "Why" or "by"
     shape: Tuple[int, ...]
     layer: Optional[int]      # None for the output layer
     direction: int            # 0 forward, 1 reverse
@@ -44,21 +51,23 @@ class Layout:
     ``output_size`` (None: none)."""
 
     def __init__(self, input_size, hidden_size, output_size, num_layers=1,
-                 bidirectional=False, bias=True):
+                 bidirectional=False, bias=True, cell="rnn"):
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
-        self.num_layers, self.bias = num_layers, bias
+        self.num_layers, self.bias, self.cell = num_layers, bias, cell
         self.directions = 2 if bidirectional else 1
-        H, D = hidden_size, self.directions
+        H, D, G = hidden_size, self.directions, GATES[cell]
         params = []
         for k in range(num_layers):
             IN = input_size if k == 0 else D * H
             for d in range(D):
                 s, ts = suffix(k, d), _torch_suffix(k, d)
-                params.append(Parameter("Wxh" + s, "Wxh", (H, IN), k, d, (f"rnn.weight_ih{ts}",)))
-                params.append(Parameter("Whh" + s, "Whh", (H, H), k, d, (f"rnn.weight_hh{ts}",)))
+                params.append(Parameter("Wxh" + s, "Wxh", (G * H, IN), k, d, (f"rnn.weight_ih{ts}",)))
+                params.append(Parameter("Whh" + s, "Whh", (G * H, H), k, d, (f"rnn.weight_hh{ts}",)))
                 if bias:
-                    params.append(Parameter("bh" + s, "bh", (H, 1), k, d,
+                    params.append(Parameter("bh" + s, "bh", (G * H, 1), k, d,
                                             (f"rnn.bias_ih{ts}", f"rnn.bias_hh{ts}")))
+                if bias and cell == "gru":  # the n gate's recurrent bias, inside r * (...)
+                    params.append(Parameter("bhn" + s, "bhn", (H, 1), k, d, (f"rnn.bias_hh{ts}",)))
         if output_size is not None:
             params.append(Parameter("Why", "Why", (output_size, D * H), None, 0, ("linear.weight",)))
             params.append(Parameter("by", "by", (output_size, 1), None, 0, ("linear.bias",)))
@@ -94,8 +103,8 @@ class Layout:
           as nn.RNN and nn.Linear (fan_in H for the recurrent layers, D*H for
           the output layer); bh is the sum of PyTorch's two hidden biases, so
           it is drawn as the sum of two such draws;
-        * "orthogonal": Whh a random orthogonal matrix, the other weights as
-          "pytorch", biases 0;
+        * "orthogonal": Whh a random orthogonal matrix (each gate's block of a
+          gated cell), the other weights as "pytorch", biases 0;
         * "identity" (IRNN, Le et al. 2015): Whh = I, the other weights
           N(0, 0.001^2), biases 0.
 
@@ -108,17 +117,20 @@ class Layout:
             value = None
             if init == "pytorch":
                 value = rng.uniform(-bound, bound, p.shape)
-                if p.role == "bh":
+                if p.role == "bh" and self.cell != "gru":
                     value = value + rng.uniform(-bound, bound, p.shape)
-            elif p.role in ("bh", "by"):
+                elif p.role == "bh":  # a GRU's n rows hold b_in alone
+                    value[:2 * self.hidden_size] += rng.uniform(-bound, bound, (2 * self.hidden_size, 1))
+            elif p.role in ("bh", "bhn", "by"):
                 value = np.zeros(p.shape)
             elif init == "normal":
                 value = rng.standard_normal(p.shape) * 0.01
             elif init == "identity":
                 value = np.eye(p.shape[0]) if p.role == "Whh" else \
                     rng.standard_normal(p.shape) * 0.001
-            elif init == "orthogonal":
-                value = _orthogonal(rng, p.shape[0]) if p.role == "Whh" else \
+            elif init == "orthogonal":  # each gate's block of Whh orthogonal
+                value = np.vstack([_orthogonal(rng, self.hidden_size)
+                                   for _ in range(GATES[self.cell])]) if p.role == "Whh" else \
                     rng.uniform(-bound, bound, p.shape)
             params[p.name][...] = value
 

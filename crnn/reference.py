@@ -46,6 +46,74 @@ def _names(layer, direction):
     return "Wxh" + s, "Whh" + s, "bh" + s
 
 
+def _cell(params):
+    """"rnn", "lstm" or "gru", from the rows of Whh: H, 4H or 3H."""
+    rows, H = params["Whh"].shape
+    return {1: "rnn", 4: "lstm", 3: "gru"}[rows // H]
+
+
+def _sigmoid(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _pair(states):
+    """An LSTM's (h, c), or any other cell's h with None."""
+    if isinstance(states, (tuple, list)) and len(states) == 2:
+        return states[0], states[1]
+    return states, None
+
+
+def _lstm_direction(x_proj, Whh, h0, c0, lengths, reverse):
+    """One LSTM layer in one direction (PyTorch's gates i, f, g, o):
+        i, f, o = sigmoid(.), g = tanh(.) of x_proj[t] + h Whh^T
+        c' = f c + i g,  h' = o tanh(c')
+    Returns its states (T, B, H), what backward needs per step, (h_n, c_n)."""
+    T, B, G = x_proj.shape
+    H = G // 4
+    hidden_states = np.zeros((T, B, H))
+    cache = {name: np.zeros((T, B, G if name == "gates" else H))
+             for name in ("h_prev", "c_prev", "gates", "c")}
+    h, c = h0.copy(), c0.copy()
+    for t in (reversed(range(T)) if reverse else range(T)):
+        a = x_proj[t] + h @ Whh.T
+        gates = np.concatenate([_sigmoid(a[:, :2 * H]), np.tanh(a[:, 2 * H:3 * H]),
+                                _sigmoid(a[:, 3 * H:])], axis=1)
+        i, f, g, o = (gates[:, j * H:(j + 1) * H] for j in range(4))
+        c_new = f * c + i * g
+        h_new = o * np.tanh(c_new)
+        cache["h_prev"][t], cache["c_prev"][t], cache["gates"][t], cache["c"][t] = h, c, gates, c_new
+        active = _active(lengths, t, B)
+        hidden_states[t] = np.where(active, h_new, 0.0)
+        h, c = np.where(active, h_new, h), np.where(active, c_new, c)
+    return hidden_states, cache, (h, c)
+
+
+def _gru_direction(x_proj, Whh, bhn, h0, lengths, reverse):
+    """One GRU layer in one direction (PyTorch's gates r, z, n):
+        r, z = sigmoid(x_proj_rz[t] + h Whh_rz^T)
+        n = tanh(x_proj_n[t] + r * (h Whh_n^T + bhn)),  h' = (1 - z) n + z h
+    x_proj holds b_ir + b_hr, b_iz + b_hz and b_in. Returns its states, what
+    backward needs per step, and h_n."""
+    T, B, G = x_proj.shape
+    H = G // 3
+    hidden_states = np.zeros((T, B, H))
+    cache = {name: np.zeros((T, B, H)) for name in ("h_prev", "r", "z", "n", "hn")}
+    h = h0.copy()
+    for t in (reversed(range(T)) if reverse else range(T)):
+        gh = h @ Whh.T
+        r = _sigmoid(x_proj[t][:, :H] + gh[:, :H])
+        z = _sigmoid(x_proj[t][:, H:2 * H] + gh[:, H:2 * H])
+        hn = gh[:, 2 * H:] + bhn
+        n = np.tanh(x_proj[t][:, 2 * H:] + r * hn)
+        h_new = (1 - z) * n + z * h
+        for name, value in (("h_prev", h), ("r", r), ("z", z), ("n", n), ("hn", hn)):
+            cache[name][t] = value
+        active = _active(lengths, t, B)
+        hidden_states[t] = np.where(active, h_new, 0.0)
+        h = np.where(active, h_new, h)
+    return hidden_states, cache, h
+
+
 def _activation(nonlinearity):
     """act and act' as a function of act's output h."""
     if nonlinearity == "relu":
@@ -85,12 +153,14 @@ def _run(params, inputs, h0, lengths, nonlinearity, masks):
     """Every layer forward: each layer's input, and per layer and direction
     (states, previous states, final state)."""
     L, D = _structure(params)
+    cell = _cell(params)
     tokens = _is_tokens(inputs)
     T, B = inputs.shape[:2]
-    H = params["Whh"].shape[0]
+    H = params["Whh"].shape[1]
     dtype = params["Whh"].dtype
     act = _activation(nonlinearity)[0]
-    h0 = _states(h0, L, D, B, H, dtype)
+    h0, c0 = _pair(h0)
+    h0, c0 = _states(h0, L, D, B, H, dtype), _states(c0, L, D, B, H, dtype)
     layer_inputs, runs, x = [], [], inputs
     for k in range(L):
         if k > 0 and masks is not None:
@@ -103,7 +173,14 @@ def _run(params, inputs, h0, lengths, nonlinearity, masks):
             x_proj = params[Wxh][:, x].transpose(1, 2, 0) if (k == 0 and tokens) else x @ params[Wxh].T
             if bh in params:
                 x_proj = x_proj + params[bh][:, 0]
-            runs.append(_direction(x_proj, params[Whh], h0[k * D + d], act, lengths, d == 1))
+            j = k * D + d
+            if cell == "lstm":
+                runs.append(_lstm_direction(x_proj, params[Whh], h0[j], c0[j], lengths, d == 1))
+            elif cell == "gru":
+                bhn = params["bhn" + bh[2:]][:, 0] if bh in params else 0.0
+                runs.append(_gru_direction(x_proj, params[Whh], bhn, h0[j], lengths, d == 1))
+            else:
+                runs.append(_direction(x_proj, params[Whh], h0[j], act, lengths, d == 1))
             outputs.append(runs[-1][0])
         x = np.concatenate(outputs, axis=-1)
     return layer_inputs, runs, x
@@ -112,12 +189,16 @@ def _run(params, inputs, h0, lengths, nonlinearity, masks):
 def forward(params, inputs, h0=None, *, lengths=None, nonlinearity="tanh", masks=None,
             return_state=False):
     """The top layer's output (T, B, D*H) of ``inputs`` from ``h0`` ((L*D, B,
-    H), or (B, H) for one layer and direction; zeros if None); with
-    ``return_state``, also the final states h_n (L*D, B, H)."""
+    H), or (B, H) for one layer and direction; zeros if None; an LSTM's is a
+    pair (h0, c0)); with ``return_state``, also the final states h_n (L*D, B,
+    H), an LSTM's a pair (h_n, c_n). The cell, Elman, LSTM or GRU, is the one
+    the parameters' shapes tell (Whh of H, 4H or 3H rows)."""
     _, runs, top = _run(params, inputs, h0, lengths, nonlinearity, masks)
-    if return_state:
-        return top, np.stack([h_n for _, _, h_n in runs])
-    return top
+    if not return_state:
+        return top
+    if _cell(params) == "lstm":
+        return top, (np.stack([h for _, _, (h, _) in runs]), np.stack([c for _, _, (_, c) in runs]))
+    return top, np.stack([h_n for _, _, h_n in runs])
 
 
 def _valid(lengths, T, B):
@@ -152,14 +233,16 @@ def backward(params, inputs, dY, h0=None, dh=None, *, lengths=None, nonlinearity
 def _backward(params, inputs, forward_pass, dY, dh, lengths, nonlinearity, masks):
     """backward, from the forward pass ``_run`` gave (layer inputs, runs, top)."""
     L, D = _structure(params)
+    cell = _cell(params)
     tokens = _is_tokens(inputs)
     T, B = inputs.shape[:2]
-    H = params["Whh"].shape[0]
+    H = params["Whh"].shape[1]
     d_act = _activation(nonlinearity)[1]
     layer_inputs, runs, top = forward_pass
-    dh = _states(dh, L, D, B, H, top.dtype)
+    dh, dc = _pair(dh)
+    dh, dc = _states(dh, L, D, B, H, top.dtype), _states(dc, L, D, B, H, top.dtype)
     grads = {name: np.zeros_like(p) for name, p in params.items()}
-    dh0 = np.zeros((L * D, B, H))
+    dh0, dc0 = np.zeros((L * D, B, H)), np.zeros((L * D, B, H))
 
     if "Why" in params:  # the output layer reads every step independently
         dY = dY * _valid(lengths, T, B)
@@ -173,10 +256,16 @@ def _backward(params, inputs, forward_pass, dY, dh, lengths, nonlinearity, masks
         d_x = None if (k == 0 and tokens) else np.zeros(x.shape)
         for d in range(D):
             Wxh, Whh, bh = _names(k, d)
+            d_above = d_top[..., d * H:(d + 1) * H]
+            if cell != "rnn":
+                j = k * D + d
+                dh0[j], dc0[j] = _gated_backward(cell, params, (Wxh, Whh, bh), runs[j][1],
+                                                 d_above, dh[j], dc[j], x, inputs,
+                                                 k == 0 and tokens, d_x, grads, lengths, d == 1)
+                continue
             hidden_states, previous, _ = runs[k * D + d]
             # dLoss/dh_t from above, then back through the steps in the
             # reverse of their order: through act and Whh only
-            d_above = d_top[..., d * H:(d + 1) * H]
             carry = dh[k * D + d].copy()
             for t in (range(T) if d == 1 else reversed(range(T))):
                 active = _active(lengths, t, B)
@@ -196,7 +285,53 @@ def _backward(params, inputs, forward_pass, dY, dh, lengths, nonlinearity, masks
         elif not tokens:
             grads["X"] = d_x
     grads["h0"] = dh0[0] if L * D == 1 else dh0
+    if cell == "lstm":
+        grads["c0"] = dc0[0] if L * D == 1 else dc0
     return grads
+
+
+def _gated_backward(cell, params, names, cache, d_above, dh_n, dc_n, x, inputs, one_hot, d_x,
+                    grads, lengths, reverse):
+    """BPTT of one LSTM or GRU layer in one direction, into ``grads`` and
+    ``d_x``; returns dLoss/dh0 and dLoss/dc0 (zeros for a GRU)."""
+    Wxh, Whh, bh = names
+    T, B, H = d_above.shape
+    carry_h, carry_c = dh_n.copy(), dc_n.copy()
+    for t in (range(T) if reverse else reversed(range(T))):
+        active = _active(lengths, t, B)
+        dh = d_above[t] + carry_h
+        if cell == "lstm":
+            gates, c, c_prev = cache["gates"][t], cache["c"][t], cache["c_prev"][t]
+            i, f, g, o = (gates[:, j * H:(j + 1) * H] for j in range(4))
+            tanh_c = np.tanh(c)
+            dc = carry_c + dh * o * (1 - tanh_c**2)
+            d_gx = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f),
+                                   dc * i * (1 - g**2), dh * tanh_c * o * (1 - o)], axis=1)
+            d_gh = d_gx                       # both sides of every gate's sum
+            carry_c = np.where(active, dc * f, carry_c)
+            d_direct = 0.0
+        else:  # GRU
+            r, z, n, hn = (cache[name][t] for name in ("r", "z", "n", "hn"))
+            d_an = dh * (1 - z) * (1 - n**2)  # into n's pre-activation
+            d_ar = d_an * hn * r * (1 - r)
+            d_az = dh * (cache["h_prev"][t] - n) * z * (1 - z)
+            d_gx = np.concatenate([d_ar, d_az, d_an], axis=1)
+            d_hn = d_an * r                   # into h Whh_n^T + bhn
+            d_gh = np.concatenate([d_ar, d_az, d_hn], axis=1)
+            d_direct = dh * z                 # h' = ... + z h
+            if "bhn" + bh[2:] in params:
+                grads["bhn" + bh[2:]][:, 0] += np.where(active, d_hn, 0.0).sum(axis=0)
+        d_gx, d_gh = np.where(active, d_gx, 0.0), np.where(active, d_gh, 0.0)
+        grads[Whh] += d_gh.T @ cache["h_prev"][t]
+        if bh in params:
+            grads[bh][:, 0] += d_gx.sum(axis=0)
+        if one_hot:
+            np.add.at(grads[Wxh].T, inputs[t], d_gx)
+        else:
+            grads[Wxh] += d_gx.T @ x[t]
+            d_x[t] += d_gx @ params[Wxh]
+        carry_h = np.where(active, d_gh @ params[Whh] + d_direct, carry_h)
+    return carry_h, carry_c
 
 
 def numerical_gradient(loss, x, eps=1e-6):
