@@ -48,3 +48,18 @@ def test_a_run_writes_its_figures(tmp_path, capsys):
 def test_training_rates_are_measured(monkeypatch):
     ours, theirs = bench.training_rates(np.float32, repeat=1, iterations=20, numpy_iterations=3)
     assert ours > 0 and theirs > 0
+
+
+def test_the_family_flags(tmp_path, capsys):
+    out = tmp_path / "family.json"
+    bench.main(["--config", "4,2,3,5,2", "--systems", "crnn,numpy", "--repeat", "3",
+                "--layers", "2", "--bidirectional", "--lengths", "--json", str(out)])
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    rows = {(r["config"], r["system"]) for r in record["results"]}
+    assert rows == {(c, s) for c in ("4,2,3,5,2 L2 bi", "4,2,3,5,2 L2 bi len")
+                    for s in ("crnn", "numpy reference")}
+    assert "vs crnn, no lengths" in printed  # the overhead of lengths, judged
+    # two layers, two directions: the second layer reads 2H features
+    assert bench.flops(4, 2, 3, 5, 2, False, layers=2, directions=2) == \
+        2 * 4 * 2 * (2 * 5 * 2 + 2 * (3 * 5 + 25) + 2 * (10 * 5 + 25))
