@@ -273,6 +273,16 @@ cdef char *_address(object array) except NULL:
     return p
 
 
+cdef bint _longest_first(object lengths, Py_ssize_t B) except -1:
+    """Whether the B int64 lengths are sorted longest first (one C pass)."""
+    cdef const int64_t *n = <const int64_t *>_data(lengths, INT64, (B,))
+    cdef Py_ssize_t b
+    for b in range(1, B):
+        if n[b] > n[b - 1]:
+            return False
+    return True
+
+
 cdef void _to_real(char *dst, bint f32, const char *src, Kind kind, Py_ssize_t n) noexcept nogil:
     """dst[i] = src[i] for n numbers, converted to float or double."""
     cdef Py_ssize_t i
@@ -341,6 +351,8 @@ cdef class Engine:
     cdef bint has_h0, has_lengths, last_only
     cdef bint with_state  # the forward returns h_n
     cdef readonly object masks  # its dropout masks (L-1, T, B, D*H), or None
+    cdef object masks_running   # the same, in the order the sequences ran
+    cdef object order, unorder  # the sequences longest first, and back; or None
     cdef char *mask_p
     cdef readonly unsigned long forward_thread
     cdef PyThread_type_lock lock
@@ -439,6 +451,19 @@ cdef class Engine:
         (forward's argument) h_n is None, not computed."""
         if not isinstance(X, np.ndarray) or X.ndim not in (2, 3):
             raise RuntimeError("crnn internal error: the engine needs X as an array (T, B[, I])")
+        self.order = self.unorder = None
+        self.masks = masks
+        if lengths is not None and not _longest_first(lengths, X.shape[1]):
+            # run the sequences longest first: each step's product then covers
+            # only those that have the step (crnn_elman_*); results go back
+            # into the caller's order
+            self.order = np.argsort(-lengths, kind="stable")
+            self.unorder = np.argsort(self.order)
+            X, lengths = np.ascontiguousarray(X[:, self.order]), lengths[self.order]
+            if h0 is not None:
+                h0 = np.ascontiguousarray(h0[:, self.order])
+            if masks is not None:
+                masks = np.ascontiguousarray(masks[:, :, self.order])
         cdef Py_ssize_t T = X.shape[0], B = X.shape[1], LD = self.L * self.D
         cdef bint tokens = X.ndim == 2
         cdef tuple x_shape = (T, B)
@@ -460,7 +485,7 @@ cdef class Engine:
         self.last = ""
         self.T, self.B, self.tokens, self.last_only = T, B, tokens, last_only
         self.has_h0, self.has_lengths = h0 is not None, lengths is not None
-        self.masks, self.mask_p = masks, mask_p
+        self.masks_running, self.mask_p = masks, mask_p
         with nogil:
             # keep copies: backward reads them after the caller may have changed theirs
             memcpy(<char *>self.ids if tokens else self.inputs, x,
@@ -476,7 +501,11 @@ cdef class Engine:
             self.T_run = int(lengths.max())
             if not 1 <= self.T_run <= T:
                 raise RuntimeError("crnn internal error: lengths outside [1, T]")
-        return self._compute_forward(kind)
+        Y, top, h_n = self._compute_forward(kind)
+        if self.order is None:
+            return Y, top, h_n
+        return (None if Y is None else Y[:, self.unorder], top[:, self.unorder],
+                None if h_n is None else h_n[:, self.unorder])
 
     cdef bint _directions_at_once(self, Py_ssize_t T, Py_ssize_t B):
         """Whether the two directions of a layer run at once, each in a thread:
@@ -549,7 +578,9 @@ cdef class Engine:
         self.T, self.T_run, self.B, self.tokens, self.last_only = T, T, 1, False, True
         self.parallel_directions = self._directions_at_once(T, 1)
         self.has_h0 = self.has_lengths = False
-        self.masks, self.mask_p = None, NULL
+        self.masks = self.masks_running = None
+        self.mask_p = NULL
+        self.order = self.unorder = None
         self.with_state = False
         Y, top, _ = self._compute_forward("forward")
         return Y.reshape(self.O, 1), top[T - 1].reshape(self.D * self.H, 1)
@@ -614,6 +645,11 @@ cdef class Engine:
             shape = (T, B, self.O)
             if self.last_only:
                 shape = (B, self.O)
+        if self.order is not None:  # into the order the forward ran
+            if isinstance(dY, np.ndarray) and dY.ndim == 3:
+                dY = np.ascontiguousarray(dY[:, self.order])
+            if isinstance(dh, np.ndarray) and dh.ndim == 3:
+                dh = np.ascontiguousarray(dh[:, self.order])
         cdef char *dY_p = _data(dY, self.kind, shape)
         cdef char *dh_p = NULL
         if dh is not None:
@@ -633,6 +669,8 @@ cdef class Engine:
                                    <const double *>dh_p, <double *>dh0_p, <double *>dX_p)
         if status != CRNN_OK:
             raise RuntimeError("crnn: token ids changed during the backward pass")
+        if self.order is not None:
+            return dh0[:, self.unorder], None if dX is None else dX[:, self.unorder]
         return dh0, dX
 
     def use_up(self):

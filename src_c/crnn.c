@@ -25,6 +25,16 @@ static ptrdiff_t step_at(ptrdiff_t s, ptrdiff_t T, int reverse) {
     return reverse ? T - 1 - s : s;
 }
 
+/* The rows a step must run: up to the last sequence that has step t (all B
+ * without lengths). With lengths sorted longest first, exactly those that
+ * have it: the product then shrinks as sequences end. */
+static ptrdiff_t rows_at(const int64_t *lengths, ptrdiff_t t, ptrdiff_t B) {
+    if (!lengths) return B;
+    ptrdiff_t rows = B;
+    while (rows > 0 && t >= lengths[rows - 1]) rows--;
+    return rows;
+}
+
 /* Rows of the transposed weights in the workspace are padded to a multiple
  * of 16 elements and start 64-byte aligned: a vector load then never straddles
  * two cache lines (measured: a 64x64 row product 30 % faster). */

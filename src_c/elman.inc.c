@@ -6,13 +6,12 @@
  * loop: one (B,H)x(H,H) product and the activation. An LSTM or GRU
  * recurrence is one more file of this shape.
  *
- * Variable lengths: sequence b has step t when t < lengths[b]. The batch runs
- * whole at every step, and the rows of the steps a sequence does not have are
- * zeroed and get no gradient; its state carries over them, so the reverse
- * direction of each sequence starts at its own last step, from h0. (The
- * caller runs no step past the longest sequence. Regrouping the rows of the
- * sequences still running, sorted by length, would also save the finished
- * rows' share of each product; not done.)
+ * Variable lengths: sequence b has step t when t < lengths[b]. Each step runs
+ * the rows up to the last sequence that has it (rows_at: with lengths sorted
+ * longest first, as the Engine orders them, exactly those); the rows of the
+ * steps a sequence does not have are zeroed and get no gradient, and its
+ * state carries over them, so the reverse direction of each sequence starts
+ * at its own last step, from h0.
  */
 
 /* Workspace: Whh^T (H,H) with aligned rows, then the two (B,H) arrays the
@@ -49,11 +48,13 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
         if (lengths && h0 && reverse && s > 0)
             for (ptrdiff_t b = 0; b < B; b++)
                 if (t == lengths[b] - 1) memcpy(h_next_row + b * H, h0 + b * H, row_bytes);
-        /* a_t += h_prev Whh^T;  h_t = act(a_t) */
-        if (h_prev) FN(recurrent_product)(kern, h, h_prev, WhhT, padded_ld(H), B, H, s % 2);
-        FN(activate)(kern, h, B * H, activation);
+        /* a_t += h_prev Whh^T;  h_t = act(a_t), over the rows that may run */
+        const ptrdiff_t rows = rows_at(lengths, t, B);
+        if (h_prev) FN(recurrent_product)(kern, h, h_prev, WhhT, padded_ld(H), rows, H, s % 2);
+        FN(activate)(kern, h, rows * H, activation);
         if (lengths) {
-            for (ptrdiff_t b = 0; b < B; b++) {
+            memset(h + rows * H, 0, (size_t)(B - rows) * row_bytes);
+            for (ptrdiff_t b = 0; b < rows; b++) {
                 if (t >= lengths[b]) memset(h + b * H, 0, row_bytes);
                 else if (h_n && !reverse && t == lengths[b] - 1)
                     memcpy(h_n + b * H, h + b * H, row_bytes);
@@ -107,7 +108,9 @@ static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
         const ptrdiff_t t = step_at(s, T, reverse);
         real *da = d_hidden + t * B * H;
         const real *h = hidden_states + t * B * H;
-        for (ptrdiff_t b = 0; b < B; b++) {
+        const ptrdiff_t rows = rows_at(lengths, t, B);
+        memset(da + rows * H, 0, (size_t)(B - rows) * row_bytes); /* none has step t */
+        for (ptrdiff_t b = 0; b < rows; b++) {
             real *da_b = da + b * H, *carry_b = carry + b * H;
             if (t >= lengths[b]) { /* not a step of this sequence */
                 memset(da_b, 0, row_bytes);
@@ -120,7 +123,7 @@ static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
             if (t == (reverse ? lengths[b] - 1 : 0)) memcpy(da_first + b * H, da_b, row_bytes);
         }
         /* G_h_prev = G_a_t Whh (rows past a sequence's length add 0) */
-        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh, H, B, H, s % 2);
+        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh, H, rows, H, s % 2);
     }
     if (dh0) for (ptrdiff_t i = 0; i < B * H; i++) dh0[i] += carry[i];
 }
