@@ -37,9 +37,9 @@ cdef extern from "crnn.h" nogil:
                                   ptrdiff_t OUT)
 
     int crnn_onehot_forward_f32(float *Y, const int64_t *ids, const float *W, const float *b,
-                                float *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+                                ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
     int crnn_onehot_forward_f64(double *Y, const int64_t *ids, const double *W, const double *b,
-                                double *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
+                                ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
     int crnn_onehot_backward_f32(float *dW, float *db, const float *dY, const int64_t *ids,
                                  ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
     int crnn_onehot_backward_f64(double *dW, double *db, const double *dY, const int64_t *ids,

@@ -742,7 +742,7 @@ cdef int _direction_forward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t
     cdef floating *ws = _workspace(e, d, params)
     cdef const floating *bias = params + off[2] if off[2] >= 0 else NULL
     if l == 0 and e.tokens:
-        if onehot_forward(hs, e.ids, params + off[0], bias, ws, N, e.I, H) != CRNN_OK:
+        if onehot_forward(hs, e.ids, params + off[0], bias, N, e.I, H) != CRNN_OK:
             return CRNN_ERR_TOKEN_ID
     else:
         linear_forward(hs, layer_input, params + off[0], bias, ws, N,

@@ -21,12 +21,12 @@ cdef inline void linear_backward(floating *dX, floating *dW, floating *db,
 
 
 cdef inline int onehot_forward(floating *Y, const int64_t *ids, const floating *W,
-                               const floating *b, floating *ws, Py_ssize_t N, Py_ssize_t IN,
+                               const floating *b, Py_ssize_t N, Py_ssize_t IN,
                                Py_ssize_t OUT) noexcept nogil:
     if floating is float:
-        return crnn_onehot_forward_f32(Y, ids, W, b, ws, N, IN, OUT)
+        return crnn_onehot_forward_f32(Y, ids, W, b, N, IN, OUT)
     else:
-        return crnn_onehot_forward_f64(Y, ids, W, b, ws, N, IN, OUT)
+        return crnn_onehot_forward_f64(Y, ids, W, b, N, IN, OUT)
 
 
 cdef inline int onehot_backward(floating *dW, floating *db, const floating *dY,

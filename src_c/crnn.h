@@ -104,10 +104,9 @@ void crnn_linear_backward_##sfx(real *dX, real *dW, real *db, const real *dY,  \
                                                                                 \
 /* ---- one-hot input: token ids (N) in [0, IN) stand for one-hot rows ---- */ \
 /* Y (N,OUT) <- column ids[n] of W (OUT,IN), + b (OUT, or NULL): a gather.      \
- * CRNN_ERR_TOKEN_ID, with nothing written, for an id outside [0, IN).          \
- * workspace as crnn_linear_workspace */                                        \
+ * CRNN_ERR_TOKEN_ID, with nothing written, for an id outside [0, IN). */      \
 int crnn_onehot_forward_##sfx(real *Y, const int64_t *ids, const real *W,      \
-    const real *b, real *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);  \
+    const real *b, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);                   \
 /* dW[:, ids[n]] += dY[n] (a scatter); db (OUT, or NULL) += sum of rows of dY */ \
 int crnn_onehot_backward_##sfx(real *dW, real *db, const real *dY,             \
     const int64_t *ids, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT);              \
