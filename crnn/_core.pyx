@@ -445,8 +445,10 @@ cdef class Engine:
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
         [0, I); h0: None or (L*D, B, H); lengths: None or int64 (B,) in
         [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
-        (T, B, O), or (B, O) of the last step with last_only, or None without
-        an output layer; the top layer's output (T, B, D*H); h_n (L*D, B, H).
+        (T, B, O), or None without an output layer; the top layer's output
+        (T, B, D*H); h_n (L*D, B, H). last_only is the seed API's: one
+        sequence (B = 1), and Y and the top output of its last step only, as
+        the columns (O, 1) and (D*H, 1) it returns.
         ``kind`` names the call for backward's check; without ``with_state``
         (forward's argument) h_n is None, not computed."""
         if not isinstance(X, np.ndarray) or X.ndim not in (2, 3):
@@ -519,10 +521,14 @@ cdef class Engine:
         """The forward pass of what the scratch holds (see _forward)."""
         cdef Py_ssize_t T = self.T, B = self.B, LD = self.L * self.D
         Y = None
-        if self.O:
-            Y = np.empty((B, self.O), dtype=self.dtype) if self.last_only else \
-                np.empty((T, B, self.O), dtype=self.dtype)
-        top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
+        if self.last_only:  # the seed API: one sequence, its last step, as columns
+            if B != 1:
+                raise RuntimeError("crnn internal error: last_only needs one sequence")
+            Y = np.empty((self.O, 1), dtype=self.dtype) if self.O else None
+            top = np.empty((self.D * self.H, 1), dtype=self.dtype)
+        else:
+            Y = np.empty((T, B, self.O), dtype=self.dtype) if self.O else None
+            top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
         h_n = np.empty((LD, B, self.H), dtype=self.dtype) if self.with_state else None
         cdef char *y = _address(Y) if Y is not None else NULL
         cdef char *top_p = _address(top)
@@ -583,7 +589,7 @@ cdef class Engine:
         self.order = self.unorder = None
         self.with_state = False
         Y, top, _ = self._compute_forward("forward")
-        return Y.reshape(self.O, 1), top[T - 1].reshape(self.D * self.H, 1)
+        return Y, top
 
     def backward_steps(self, d_y, double learning_rate):
         self._acquire()
@@ -712,10 +718,13 @@ cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
             multiply(_at(e.dropped, l * N * DH, params), out,
                      _at(e.mask_p, l * e.T * B * DH, params), N * DH, 0)
             layer_input = _at(e.dropped, l * N * DH, params)
-    memcpy(top, out, N * DH * sizeof(floating))
-    memset(top + N * DH, 0, (e.T - T) * B * DH * sizeof(floating))  # past the longest
+    if e.last_only:  # the seed API: the last step only
+        memcpy(top, out + (T - 1) * B * DH, B * DH * sizeof(floating))
+    else:
+        memcpy(top, out, N * DH * sizeof(floating))
+        memset(top + N * DH, 0, (e.T - T) * B * DH * sizeof(floating))  # past the longest
     if e.O:
-        if e.last_only:  # the seed API: the output of the last step only
+        if e.last_only:
             linear_forward(Y, out + (T - 1) * B * DH, params + e.out_W, params + e.out_b,
                            _workspace(e, 0, params), B, DH, e.O)
         else:

@@ -191,7 +191,7 @@ class RNN:
         X = self._sequence_as_array(inputs)[:, None, :]
         masks = self._dropout_masks(len(X), 1)
         output, top, _ = self._engine.forward(X, None, None, masks, "forward", True, False)
-        return output.reshape(-1, 1), top[-1].reshape(-1, 1)
+        return output, top  # the last step's, (O, 1) and (D*H, 1)
 
     def backward(self, d_y, learning_rate=0.01):
         """Exact BPTT of the last ``forward``, then one SGD step.
