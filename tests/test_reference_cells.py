@@ -61,23 +61,31 @@ def torch():
     return pytest.importorskip("torch")
 
 
-def from_torch_module(module, linear, cell):
-    """The reference's parameters for a torch nn.LSTM / nn.GRU (+ Linear)."""
-    H = module.hidden_size
-    params = {}
+def layers_of(module):
+    """(the reference's name suffix, {weight_ih, weight_hh, bias_ih, bias_hh:
+    tensor}) for each layer and direction of a torch nn.LSTM / nn.GRU."""
+    names = ("weight_ih", "weight_hh") + (("bias_ih", "bias_hh") if module.bias else ())
     for k in range(module.num_layers):
         for d in range(2 if module.bidirectional else 1):
             s = ("" if k == 0 else f"_l{k}") + ("_reverse" if d else "")
             ts = f"_l{k}" + ("_reverse" if d else "")
-            get = lambda name: getattr(module, name + ts).detach().numpy().astype(np.float64)
-            params["Wxh" + s], params["Whh" + s] = get("weight_ih"), get("weight_hh")
-            if module.bias:
-                b_ih, b_hh = get("bias_ih"), get("bias_hh")
-                if cell == "gru":  # b_hn stays inside r * (...)
-                    params["bh" + s] = (b_ih + np.concatenate([b_hh[:2 * H], np.zeros(H)]))[:, None]
-                    params["bhn" + s] = b_hh[2 * H:, None]
-                else:
-                    params["bh" + s] = (b_ih + b_hh)[:, None]
+            yield s, {name: getattr(module, name + ts) for name in names}
+
+
+def from_torch_module(module, linear, cell):
+    """The reference's parameters for a torch nn.LSTM / nn.GRU (+ Linear)."""
+    H = module.hidden_size
+    params = {}
+    for s, tensors in layers_of(module):
+        get = {name: t.detach().numpy().astype(np.float64) for name, t in tensors.items()}
+        params["Wxh" + s], params["Whh" + s] = get["weight_ih"], get["weight_hh"]
+        if module.bias:
+            b_ih, b_hh = get["bias_ih"], get["bias_hh"]
+            if cell == "gru":  # b_hn stays inside r * (...)
+                params["bh" + s] = (b_ih + np.concatenate([b_hh[:2 * H], np.zeros(H)]))[:, None]
+                params["bhn" + s] = b_hh[2 * H:, None]
+            else:
+                params["bh" + s] = (b_ih + b_hh)[:, None]
     if linear is not None:
         params["Why"] = linear.weight.detach().numpy().astype(np.float64)
         params["by"] = linear.bias.detach().numpy().astype(np.float64)[:, None]
@@ -144,16 +152,13 @@ def from_torch_module_grads(module, linear, cell):
     bias_hh's n rows."""
     H = module.hidden_size
     grads = {}
-    for k in range(module.num_layers):
-        for d in range(2 if module.bidirectional else 1):
-            s = ("" if k == 0 else f"_l{k}") + ("_reverse" if d else "")
-            ts = f"_l{k}" + ("_reverse" if d else "")
-            get = lambda name: getattr(module, name + ts).grad.numpy()
-            grads["Wxh" + s], grads["Whh" + s] = get("weight_ih"), get("weight_hh")
-            if module.bias:
-                grads["bh" + s] = get("bias_ih")[:, None]
-                if cell == "gru":
-                    grads["bhn" + s] = get("bias_hh")[2 * H:, None]
+    for s, tensors in layers_of(module):
+        grads["Wxh" + s], grads["Whh" + s] = (tensors[n].grad.numpy()
+                                             for n in ("weight_ih", "weight_hh"))
+        if module.bias:
+            grads["bh" + s] = tensors["bias_ih"].grad.numpy()[:, None]
+            if cell == "gru":
+                grads["bhn" + s] = tensors["bias_hh"].grad.numpy()[2 * H:, None]
     if linear is not None:
         grads["Why"], grads["by"] = linear.weight.grad.numpy(), linear.bias.grad.numpy()[:, None]
     return grads
