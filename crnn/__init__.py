@@ -23,9 +23,9 @@ from . import optim
 from ._core import available_kernels, get_kernel, get_num_threads, set_kernel, set_num_threads
 from .checkpoint import load as load_checkpoint
 from .checkpoint import save as save_checkpoint
-from .rnn import RNN
+from .rnn import GRU, LSTM, RNN
 
-__all__ = ["RNN", "available_kernels", "get_kernel", "get_num_threads", "load_checkpoint",
+__all__ = ["GRU", "LSTM", "RNN", "available_kernels", "get_kernel", "get_num_threads", "load_checkpoint",
            "optim", "save_checkpoint", "set_kernel", "set_num_threads"]
 __version__ = "0.1.0"
 

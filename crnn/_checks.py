@@ -118,6 +118,15 @@ def check_flag(name, value):
     return bool(value)
 
 
+def check_real(name, value):
+    """A finite real number (bools refused), as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return float(value)
+
+
 def check_dropout(value):
     """A probability in [0, 1)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):

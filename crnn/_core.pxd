@@ -24,6 +24,8 @@ cdef extern from "crnn.h" nogil:
     int CRNN_RELU
     size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT)
     size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H)
+    size_t crnn_lstm_workspace(ptrdiff_t B, ptrdiff_t H)
+    size_t crnn_gru_workspace(ptrdiff_t B, ptrdiff_t H)
 
     void crnn_linear_forward_f32(float *Y, const float *X, const float *W, const float *b,
                                  float *workspace, ptrdiff_t N, ptrdiff_t IN, ptrdiff_t OUT)
@@ -63,6 +65,47 @@ cdef extern from "crnn.h" nogil:
                                  const double *hidden_states, const double *Whh,
                                  const int64_t *lengths, double *workspace, ptrdiff_t T,
                                  ptrdiff_t B, ptrdiff_t H, int activation, int reverse)
+
+    void crnn_lstm_forward_f32(float *gates, float *hidden_states, float *cells,
+                               float *h_n, float *c_n, const float *h0, const float *c0,
+                               const float *Whh, const int64_t *lengths, float *workspace,
+                               ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_lstm_backward_f32(float *dWhh, float *dh0, float *dc0, float *d_gates,
+                                const float *d_hidden, const float *dh_n, const float *dc_n,
+                                const float *h0, const float *c0, const float *gates,
+                                const float *hidden_states, const float *cells,
+                                const float *Whh, const int64_t *lengths, float *workspace,
+                                ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_gru_forward_f32(float *gates, float *hidden_states, float *hn, float *h_n,
+                              const float *h0, const float *Whh, const float *bhn,
+                              const int64_t *lengths, float *workspace, ptrdiff_t T,
+                              ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_gru_backward_f32(float *dWhh, float *dbhn, float *dh0, float *d_gates,
+                               float *d_hn, const float *d_hidden, const float *dh_n,
+                               const float *h0, const float *gates,
+                               const float *hidden_states, const float *hn,
+                               const float *Whh, const int64_t *lengths, float *workspace,
+                               ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_lstm_forward_f64(double *gates, double *hidden_states, double *cells,
+                               double *h_n, double *c_n, const double *h0, const double *c0,
+                               const double *Whh, const int64_t *lengths, double *workspace,
+                               ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_lstm_backward_f64(double *dWhh, double *dh0, double *dc0, double *d_gates,
+                                const double *d_hidden, const double *dh_n, const double *dc_n,
+                                const double *h0, const double *c0, const double *gates,
+                                const double *hidden_states, const double *cells,
+                                const double *Whh, const int64_t *lengths, double *workspace,
+                                ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_gru_forward_f64(double *gates, double *hidden_states, double *hn, double *h_n,
+                              const double *h0, const double *Whh, const double *bhn,
+                              const int64_t *lengths, double *workspace, ptrdiff_t T,
+                              ptrdiff_t B, ptrdiff_t H, int reverse)
+    void crnn_gru_backward_f64(double *dWhh, double *dbhn, double *dh0, double *d_gates,
+                               double *d_hn, const double *d_hidden, const double *dh_n,
+                               const double *h0, const double *gates,
+                               const double *hidden_states, const double *hn,
+                               const double *Whh, const int64_t *lengths, double *workspace,
+                               ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse)
 
     void crnn_multiply_f32(float *y, const float *x, const float *mask, ptrdiff_t n,
                            int accumulate)

@@ -214,6 +214,11 @@ include "_ops.pxi"
 
 # ---- buffers --------------------------------------------------------------
 
+# the recurrence of a model's layers (crnn.layers.GATES' keys)
+cdef enum Cell:
+    CELL_RNN, CELL_LSTM, CELL_GRU
+
+
 # what a buffer holds, from its struct-module format
 cdef enum Kind:
     OTHER, FLOAT32, FLOAT64, INT64, INT32, BOOL
@@ -318,13 +323,15 @@ cdef class Engine:
     cdef readonly Py_ssize_t I, H, O, D, L
     cdef readonly object dtype
     cdef int activation
+    cdef int cell         # CELL_RNN, CELL_LSTM or CELL_GRU
+    cdef Py_ssize_t G     # gates: rows of H in each recurrent weight (1, 4, 3)
     cdef bint f32
     cdef Kind kind
     cdef Py_ssize_t item, n_params
     cdef object _keep  # the arrays the pointers below point into
     cdef char *params
     cdef char *grads
-    cdef Py_ssize_t *offsets  # (L*D, 3): Wxh, Whh, bh (-1: none), in elements
+    cdef Py_ssize_t *offsets  # (L*D, 4): Wxh, Whh, bh, bhn (-1: none), in elements
     cdef Py_ssize_t out_W, out_b  # the output layer's, -1 when it has none
     # scratch, grown to the most rows (T*B) and sequences (B) asked for
     cdef Py_ssize_t rows, batch
@@ -332,6 +339,10 @@ cdef class Engine:
     cdef char *inputs
     cdef int64_t *ids
     cdef char *hidden     # (L*D, T, B, H): each layer's and direction's states
+    cdef char *gates      # (L*D, T, B, G*H): a gated cell's gates (G > 1)
+    cdef char *cells      # (L*D, T, B, H): the LSTM's c_t, the GRU's W_hn h + b_hn
+    cdef char *d_gates    # (D, T, B, G*H): dLoss/d(input projection), G > 1
+    cdef char *d_cells    # (D, T, B, H): the GRU's dLoss/d(W_hn h + b_hn)
     cdef char *outputs    # (L, T, B, 2H): both directions' side by side (D = 2)
     cdef char *dropped    # (L-1, T, B, D*H): a layer's output after dropout
     cdef char *d_top      # (T, B, D*H): dLoss/d(a layer's output)
@@ -339,6 +350,7 @@ cdef class Engine:
     cdef char *d_hidden   # (D, T, B, H): the same, per direction (D = 2)
     cdef char *dY_valid   # (T, B, O): dY without the rows past each length
     cdef char *h0
+    cdef char *c0         # (L*D, B, H): the LSTM's initial cell states
     cdef int64_t *lengths
     cdef char *workspace  # one per direction, work_size elements each
     cdef Py_ssize_t work_size
@@ -348,7 +360,7 @@ cdef class Engine:
     cdef readonly Py_ssize_t T, B
     cdef Py_ssize_t T_run   # the steps the layers run: T, or the longest length
     cdef readonly bint tokens
-    cdef bint has_h0, has_lengths, last_only
+    cdef bint has_h0, has_c0, has_lengths, last_only
     cdef bint with_state  # the forward returns h_n
     cdef readonly object masks  # its dropout masks (L-1, T, B, D*H), or None
     cdef object masks_running   # the same, in the order the sequences ran
@@ -375,7 +387,9 @@ cdef class Engine:
 
     def __init__(self, params, grads, layout, str nonlinearity):
         """params, grads: the flat parameter and gradient arrays (float32 or
-        float64); layout: their crnn.layers.Layout."""
+        float64); layout: their crnn.layers.Layout, of any cell."""
+        self.cell = {"rnn": CELL_RNN, "lstm": CELL_LSTM, "gru": CELL_GRU}[layout.cell]
+        self.G = layout.gates
         self.I, self.H = layout.input_size, layout.hidden_size
         self.O = layout.output_size or 0
         self.D, self.L = layout.directions, layout.num_layers
@@ -385,9 +399,8 @@ cdef class Engine:
         self.kind = FLOAT32 if self.f32 else FLOAT64
         self.item = self.dtype.itemsize
         self.n_params = params.size
-        table = np.array([[layout.offsets[w], layout.offsets[r],
-                           layout.offsets[b] if b is not None else -1]
-                          for _, _, w, r, b in layout.recurrent()], dtype=np.intp)
+        table = np.array([[layout.offsets[name] if name is not None else -1 for name in names]
+                          for _, _, *names in layout.recurrent()], dtype=np.intp)
         self._keep = (params, grads, table)
         self.params, self.grads = _address(params), _address(grads)
         self.offsets = <Py_ssize_t *>_address(table)
@@ -400,6 +413,7 @@ cdef class Engine:
     cdef int _reserve(self, Py_ssize_t T, Py_ssize_t B) except -1:
         """Scratch for T*B rows and B sequences; grows, never shrinks."""
         cdef Py_ssize_t rows = T * B, H = self.H, DH = self.D * self.H, LD = self.L * self.D
+        cdef Py_ssize_t GH = self.G * H, gated = self.G > 1
         cdef size_t work
         if rows > self.rows:
             rows = max(rows, 2 * self.rows)  # few regrowths for slowly rising sizes
@@ -412,6 +426,13 @@ cdef class Engine:
             s["d_top"] = np.empty(rows * DH, dtype=self.dtype)
             s["d_below"] = np.empty(rows * DH, dtype=self.dtype)
             s["d_hidden"] = np.empty(self.D * rows * H, dtype=self.dtype)
+            s["gates"] = np.empty(LD * rows * GH if gated else 1, dtype=self.dtype)
+            s["cells"] = np.empty(LD * rows * H if gated else 1, dtype=self.dtype)
+            s["d_gates"] = np.empty(self.D * rows * GH if gated else 1, dtype=self.dtype)
+            s["d_cells"] = np.empty(self.D * rows * H if self.cell == CELL_GRU else 1,
+                                    dtype=self.dtype)
+            self.gates, self.cells = _address(s["gates"]), _address(s["cells"])
+            self.d_gates, self.d_cells = _address(s["d_gates"]), _address(s["d_cells"])
             s["dY_valid"] = np.empty(rows * max(self.O, 1), dtype=self.dtype)
             self.inputs, self.ids = _address(s["inputs"]), <int64_t *>_address(s["ids"])
             self.hidden, self.outputs = _address(s["hidden"]), _address(s["outputs"])
@@ -421,9 +442,16 @@ cdef class Engine:
             self.rows = rows
             self.last = ""  # what it recorded is gone
         if B > self.batch:
-            work = max(crnn_linear_workspace(self.I, H), crnn_linear_workspace(DH, H),
+            work = max(crnn_linear_workspace(self.I, GH), crnn_linear_workspace(DH, GH),
                        crnn_linear_workspace(DH, max(self.O, 1)), crnn_elman_workspace(B, H))
+            if self.cell == CELL_LSTM:
+                work = max(work, crnn_lstm_workspace(B, H))
+            elif self.cell == CELL_GRU:
+                work = max(work, crnn_gru_workspace(B, H))
             self._scratch["h0"] = np.empty(LD * B * H, dtype=self.dtype)
+            self._scratch["c0"] = np.empty(LD * B * H if self.cell == CELL_LSTM else 1,
+                                           dtype=self.dtype)
+            self.c0 = _address(self._scratch["c0"])
             self._scratch["lengths"] = np.empty(B, dtype=np.int64)
             self._scratch["workspace"] = np.empty(self.D * work, dtype=self.dtype)
             self.work_size = work
@@ -433,20 +461,21 @@ cdef class Engine:
             self.batch = B
         return 0
 
-    def forward(self, X, h0, lengths, masks, str kind, bint last_only, bint with_state=True):
+    def forward(self, X, h0, lengths, masks, str kind, bint last_only, bint with_state=True,
+                c0=None):
         self._acquire()
         try:
             self.with_state = with_state
-            return self._forward(X, h0, lengths, masks, kind, last_only)
+            return self._forward(X, h0, lengths, masks, kind, last_only, c0)
         finally:
             PyThread_release_lock(self.lock)
 
-    cdef tuple _forward(self, X, h0, lengths, masks, str kind, bint last_only):
+    cdef tuple _forward(self, X, h0, lengths, masks, str kind, bint last_only, c0):
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
-        [0, I); h0: None or (L*D, B, H); lengths: None or int64 (B,) in
+        [0, I); h0 and (an LSTM's) c0: None or (L*D, B, H); lengths: None or int64 (B,) in
         [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
         (T, B, O), or None without an output layer; the top layer's output
-        (T, B, D*H); h_n (L*D, B, H). last_only is the seed API's: one
+        (T, B, D*H); h_n (L*D, B, H), an LSTM's a pair (h_n, c_n). last_only is the seed API's: one
         sequence (B = 1), and Y and the top output of its last step only, as
         the columns (O, 1) and (D*H, 1) it returns.
         ``kind`` names the call for backward's check; without ``with_state``
@@ -464,6 +493,8 @@ cdef class Engine:
             X, lengths = np.ascontiguousarray(X[:, self.order]), lengths[self.order]
             if h0 is not None:
                 h0 = np.ascontiguousarray(h0[:, self.order])
+            if c0 is not None:
+                c0 = np.ascontiguousarray(c0[:, self.order])
             if masks is not None:
                 masks = np.ascontiguousarray(masks[:, :, self.order])
         cdef Py_ssize_t T = X.shape[0], B = X.shape[1], LD = self.L * self.D
@@ -473,12 +504,17 @@ cdef class Engine:
             x_shape = (T, B, self.I)
         cdef char *x = _data(X, INT64 if tokens else self.kind, x_shape)
         cdef char *h0_p = NULL
+        cdef char *c0_p = NULL
         cdef char *lengths_p = NULL
         cdef char *mask_p = NULL
         if T * B == 0:
             raise RuntimeError("crnn internal error: an empty batch reached the engine")
         if h0 is not None:
             h0_p = _data(h0, self.kind, (LD, B, self.H))
+        if c0 is not None:
+            if self.cell != CELL_LSTM:
+                raise RuntimeError("crnn internal error: a c0 for a cell without one")
+            c0_p = _data(c0, self.kind, (LD, B, self.H))
         if lengths is not None:
             lengths_p = _data(lengths, INT64, (B,))
         if masks is not None:
@@ -487,6 +523,7 @@ cdef class Engine:
         self.last = ""
         self.T, self.B, self.tokens, self.last_only = T, B, tokens, last_only
         self.has_h0, self.has_lengths = h0 is not None, lengths is not None
+        self.has_c0 = c0 is not None
         self.masks_running, self.mask_p = masks, mask_p
         with nogil:
             # keep copies: backward reads them after the caller may have changed theirs
@@ -494,6 +531,8 @@ cdef class Engine:
                    T * B * (sizeof(int64_t) if tokens else self.I * self.item))
             if h0_p != NULL:
                 memcpy(self.h0, h0_p, LD * B * self.H * self.item)
+            if c0_p != NULL:
+                memcpy(self.c0, c0_p, LD * B * self.H * self.item)
             if lengths_p != NULL:
                 memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
         self.parallel_directions = self._directions_at_once(T, B)
@@ -506,15 +545,18 @@ cdef class Engine:
         Y, top, h_n = self._compute_forward(kind)
         if self.order is None:
             return Y, top, h_n
-        return (None if Y is None else Y[:, self.unorder], top[:, self.unorder],
-                None if h_n is None else h_n[:, self.unorder])
+        if isinstance(h_n, tuple):
+            h_n = tuple(state[:, self.unorder] for state in h_n)
+        elif h_n is not None:
+            h_n = h_n[:, self.unorder]
+        return None if Y is None else Y[:, self.unorder], top[:, self.unorder], h_n
 
     cdef bint _directions_at_once(self, Py_ssize_t T, Py_ssize_t B):
         """Whether the two directions of a layer run at once, each in a thread:
         when each has work enough to pay for waking a thread (measured on 2
         cores: medium, bidirectional, 35.6 -> 23.9 ms; small, 47 -> 58 us
         forward, the wake-up costing more than the half it saves)."""
-        cdef double work = <double>T * B * self.H * (min(self.I, self.D * self.H) + self.H)
+        cdef double work = <double>T * B * self.G * self.H * (min(self.I, self.D * self.H) + self.H)
         return self.D == 2 and crnn_threads_for(work, 2) >= 2
 
     cdef tuple _compute_forward(self, str kind):
@@ -530,22 +572,24 @@ cdef class Engine:
             Y = np.empty((T, B, self.O), dtype=self.dtype) if self.O else None
             top = np.empty((T, B, self.D * self.H), dtype=self.dtype)
         h_n = np.empty((LD, B, self.H), dtype=self.dtype) if self.with_state else None
+        c_n = h_n.copy() if self.with_state and self.cell == CELL_LSTM else None
         cdef char *y = _address(Y) if Y is not None else NULL
         cdef char *top_p = _address(top)
         cdef char *h_n_p = _address(h_n) if h_n is not None else NULL
+        cdef char *c_n_p = _address(c_n) if c_n is not None else NULL
         cdef int status
         with nogil:
             if self.f32:
                 status = _forward(self, <float *>self.params, <float *>y, <float *>top_p,
-                                  <float *>h_n_p)
+                                  <float *>h_n_p, <float *>c_n_p)
             else:
                 status = _forward(self, <double *>self.params, <double *>y, <double *>top_p,
-                                  <double *>h_n_p)
+                                  <double *>h_n_p, <double *>c_n_p)
         if status != CRNN_OK:
             raise RuntimeError("crnn: token ids changed during the forward pass")
         self.last = kind
         self.forward_thread = PyThread_get_thread_ident()
-        return Y, top, h_n
+        return Y, top, (h_n, c_n) if c_n is not None else h_n
 
     # ---- the seed notebook's API, within its budget of microseconds ---------
     # A list of T small vectors is read straight into the scratch, and d_y
@@ -583,7 +627,7 @@ cdef class Engine:
             PyBuffer_Release(&v)
         self.T, self.T_run, self.B, self.tokens, self.last_only = T, T, 1, False, True
         self.parallel_directions = self._directions_at_once(T, 1)
-        self.has_h0 = self.has_lengths = False
+        self.has_h0 = self.has_c0 = self.has_lengths = False
         self.masks = self.masks_running = None
         self.mask_p = NULL
         self.order = self.unorder = None
@@ -619,29 +663,29 @@ cdef class Engine:
             memset(self.grads, 0, self.n_params * self.item)
             if self.f32:
                 status = _backward(self, <float *>self.params, <const float *>self.dY_valid,
-                                   NULL, NULL, NULL)
+                                   NULL, NULL, NULL, NULL, NULL)
                 crnn_sgd_f32(<float *>self.params, NULL, <const float *>self.grads,
                              self.n_params, learning_rate, 0, 0, 0)
             else:
                 status = _backward(self, <double *>self.params, <const double *>self.dY_valid,
-                                   NULL, NULL, NULL)
+                                   NULL, NULL, NULL, NULL, NULL)
                 crnn_sgd_f64(<double *>self.params, NULL, <const double *>self.grads,
                              self.n_params, learning_rate, 0, 0, 0)
         self.last = ""
         return True
 
-    def backward(self, dY, dh, bint input_grad):
+    def backward(self, dY, dh, bint input_grad, dc=None):
         self._acquire()
         try:
-            return self._backward(dY, dh, input_grad)
+            return self._backward(dY, dh, input_grad, dc)
         finally:
             PyThread_release_lock(self.lock)
 
-    cdef tuple _backward(self, dY, dh, bint input_grad):
+    cdef tuple _backward(self, dY, dh, bint input_grad, dc):
         """BPTT of the last forward into the gradient array, from dY (shaped
         as that forward's Y, or as its top output without an output layer)
-        and dh (L*D, B, H) or None. Returns dh0 (L*D, B, H) and dX (T, B, I)
-        or None."""
+        and dh, (an LSTM's) dc: (L*D, B, H) or None. Returns dh0 (L*D, B, H),
+        an LSTM's a pair (dh0, dc0), and dX (T, B, I) or None."""
         cdef Py_ssize_t T = self.T, B = self.B, LD = self.L * self.D
         if self.last == "" or self.forward_thread != PyThread_get_thread_ident() \
                 or (input_grad and self.tokens):
@@ -656,11 +700,20 @@ cdef class Engine:
                 dY = np.ascontiguousarray(dY[:, self.order])
             if isinstance(dh, np.ndarray) and dh.ndim == 3:
                 dh = np.ascontiguousarray(dh[:, self.order])
+            if isinstance(dc, np.ndarray) and dc.ndim == 3:
+                dc = np.ascontiguousarray(dc[:, self.order])
         cdef char *dY_p = _data(dY, self.kind, shape)
         cdef char *dh_p = NULL
+        cdef char *dc_p = NULL
         if dh is not None:
             dh_p = _data(dh, self.kind, (LD, B, self.H))
+        if dc is not None:
+            if self.cell != CELL_LSTM:
+                raise RuntimeError("crnn internal error: a dc for a cell without one")
+            dc_p = _data(dc, self.kind, (LD, B, self.H))
         dh0 = np.zeros((LD, B, self.H), dtype=self.dtype)
+        dc0 = np.zeros((LD, B, self.H), dtype=self.dtype) if self.cell == CELL_LSTM else None
+        cdef char *dc0_p = _address(dc0) if dc0 is not None else NULL
         dX = np.zeros((T, B, self.I), dtype=self.dtype) if input_grad else None
         cdef char *dh0_p = _address(dh0)
         cdef char *dX_p = _address(dX) if input_grad else NULL
@@ -669,15 +722,19 @@ cdef class Engine:
             memset(self.grads, 0, self.n_params * self.item)
             if self.f32:
                 status = _backward(self, <float *>self.params, <const float *>dY_p,
-                                   <const float *>dh_p, <float *>dh0_p, <float *>dX_p)
+                                   <const float *>dh_p, <const float *>dc_p, <float *>dh0_p,
+                                   <float *>dc0_p, <float *>dX_p)
             else:
                 status = _backward(self, <double *>self.params, <const double *>dY_p,
-                                   <const double *>dh_p, <double *>dh0_p, <double *>dX_p)
+                                   <const double *>dh_p, <const double *>dc_p,
+                                   <double *>dh0_p, <double *>dc0_p, <double *>dX_p)
         if status != CRNN_OK:
             raise RuntimeError("crnn: token ids changed during the backward pass")
         if self.order is not None:
-            return dh0[:, self.unorder], None if dX is None else dX[:, self.unorder]
-        return dh0, dX
+            dh0 = dh0[:, self.unorder]
+            dc0 = None if dc0 is None else dc0[:, self.unorder]
+            dX = None if dX is None else dX[:, self.unorder]
+        return (dh0, dc0) if dc0 is not None else dh0, dX
 
     def use_up(self):
         """Forget the last forward (the seed API's backward uses it up)."""
@@ -692,7 +749,7 @@ cdef inline floating *_at(char *base, Py_ssize_t elements, floating *typed) noex
 
 
 cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
-                  floating *h_n) noexcept nogil:
+                  floating *h_n, floating *c_n) noexcept nogil:
     cdef Py_ssize_t T = e.T_run, B = e.B, N = e.T_run * e.B, H = e.H, D = e.D
     cdef Py_ssize_t DH = D * H, l, d
     cdef int status[2]
@@ -703,10 +760,10 @@ cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
         status[0] = status[1] = CRNN_OK
         if e.parallel_directions:  # the two directions at once, one thread each
             for d in prange(2, num_threads=2, schedule="static"):
-                status[d] = _direction_forward(e, params, l, d, layer_input, h_n)
+                status[d] = _direction_forward(e, params, l, d, layer_input, h_n, c_n)
         else:
             for d in range(D):
-                status[d] = _direction_forward(e, params, l, d, layer_input, h_n)
+                status[d] = _direction_forward(e, params, l, d, layer_input, h_n, c_n)
         if status[0] != CRNN_OK or status[1] != CRNN_OK:
             return CRNN_ERR_TOKEN_ID
         out = _layer_output(e, l, params)
@@ -741,25 +798,44 @@ cdef inline floating *_workspace(Engine e, Py_ssize_t d, floating *typed) noexce
     return _at(e.workspace, d * e.work_size, typed)
 
 
+cdef inline floating *_state(char *base, Py_ssize_t k, Py_ssize_t B, Py_ssize_t H,
+                             bint present, floating *typed) noexcept nogil:
+    """Layer and direction k's rows (B, H) of (L*D, B, H) states, or NULL."""
+    return _at(base, k * B * H, typed) if present and base != NULL else NULL
+
+
 cdef int _direction_forward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t d,
-                            const floating *layer_input, floating *h_n) noexcept nogil:
-    """Layer l, direction d: the input projection of all T*B rows, then the
-    recurrence, into its states and its rows of h_n."""
-    cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, k = l * e.D + d
-    cdef const Py_ssize_t *off = e.offsets + 3 * k
+                            const floating *layer_input, floating *h_n,
+                            floating *c_n) noexcept nogil:
+    """Layer l, direction d: the input projection of all T*B rows (every
+    gate's), then the recurrence, into its states and its rows of h_n (and
+    an LSTM's c_n)."""
+    cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, GH = e.G * e.H, k = l * e.D + d
+    cdef const Py_ssize_t *off = e.offsets + 4 * k
     cdef floating *hs = _at(e.hidden, k * N * H, params)
+    cdef floating *cs = _at(e.cells, k * N * H, params)
+    cdef floating *gates = _at(e.gates, k * N * GH, params) if e.G > 1 else hs
     cdef floating *ws = _workspace(e, d, params)
     cdef const floating *bias = params + off[2] if off[2] >= 0 else NULL
+    cdef const floating *h0 = _state(e.h0, k, B, H, e.has_h0, params)
+    cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
+    cdef floating *h_n_k = _state(<char *>h_n, k, B, H, True, params)
     if l == 0 and e.tokens:
-        if onehot_forward(hs, e.ids, params + off[0], bias, N, e.I, H) != CRNN_OK:
+        if onehot_forward(gates, e.ids, params + off[0], bias, N, e.I, GH) != CRNN_OK:
             return CRNN_ERR_TOKEN_ID
     else:
-        linear_forward(hs, layer_input, params + off[0], bias, ws, N,
-                       e.I if l == 0 else e.D * H, H)
-    elman_forward(hs, h_n + k * B * H if h_n != NULL else NULL,
-                  _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
-                  params + off[1], e.lengths if e.has_lengths else NULL, ws, e.T_run, B, H,
-                  e.activation, d)
+        linear_forward(gates, layer_input, params + off[0], bias, ws, N,
+                       e.I if l == 0 else e.D * H, GH)
+    if e.cell == CELL_LSTM:
+        lstm_forward(gates, hs, cs, h_n_k, _state(<char *>c_n, k, B, H, True, params), h0,
+                     _state(e.c0, k, B, H, e.has_c0, params), params + off[1], lengths, ws,
+                     e.T_run, B, H, d)
+    elif e.cell == CELL_GRU:
+        gru_forward(gates, hs, cs, h_n_k, h0, params + off[1],
+                    params + off[3] if off[3] >= 0 else NULL, lengths, ws, e.T_run, B, H, d)
+    else:
+        elman_forward(hs, h_n_k, h0, params + off[1], lengths, ws, e.T_run, B, H,
+                      e.activation, d)
     return CRNN_OK
 
 
@@ -782,7 +858,8 @@ cdef inline const floating *_layer_input(Engine e, Py_ssize_t l, floating *typed
 
 
 cdef int _backward(Engine e, floating *params, const floating *dY, const floating *dh,
-                   floating *dh0, floating *dX) noexcept nogil:
+                   const floating *dc, floating *dh0, floating *dc0,
+                   floating *dX) noexcept nogil:
     cdef Py_ssize_t T = e.T_run, B = e.B, N = e.T_run * e.B, H = e.H, D = e.D
     cdef Py_ssize_t DH = D * H, l, d, k
     cdef int status[2]
@@ -822,16 +899,17 @@ cdef int _backward(Engine e, floating *params, const floating *dY, const floatin
             # the two recurrences at once; their sum into d_input after, in
             # the order one thread takes, so that the bits do not change
             for d in prange(2, num_threads=2, schedule="static"):
-                status[d] = _direction_backward(e, params, l, d, d_top, dh, dh0, NULL)
+                status[d] = _direction_backward(e, params, l, d, d_top, dh, dc, dh0, dc0, NULL)
             if d_input != NULL and not (l == 0 and e.tokens):
                 for d in range(2):
                     k = l * 2 + d
-                    linear_backward(d_input, NULL, NULL, _at(e.d_hidden, d * N * H, params),
-                                    _layer_input(e, l, params), params + e.offsets[3 * k],
-                                    N, e.I if l == 0 else DH, H)
+                    linear_backward(d_input, NULL, NULL, _d_projection(e, d, d_top, params),
+                                    _layer_input(e, l, params), params + e.offsets[4 * k],
+                                    N, e.I if l == 0 else DH, e.G * H)
         else:
             for d in range(D):
-                status[d] = _direction_backward(e, params, l, d, d_top, dh, dh0, d_input)
+                status[d] = _direction_backward(e, params, l, d, d_top, dh, dc, dh0, dc0,
+                                                d_input)
         if status[0] != CRNN_OK or status[1] != CRNN_OK:
             return CRNN_ERR_TOKEN_ID
         if l > 0:  # d_below is dLoss/d(layer l-1's output, after dropout)
@@ -844,26 +922,52 @@ cdef int _backward(Engine e, floating *params, const floating *dY, const floatin
     return CRNN_OK
 
 
+cdef inline floating *_d_projection(Engine e, Py_ssize_t d, floating *d_top,
+                                    floating *typed) noexcept nogil:
+    """Direction d's dLoss/d(input projection) (T, B, G*H), once its
+    recurrence's backward has run: the gated cells' d_gates, the Elman
+    cell's states' own buffer (d_top, or its half of it)."""
+    cdef Py_ssize_t N = e.T_run * e.B
+    if e.G > 1:
+        return _at(e.d_gates, d * N * e.G * e.H, typed)
+    return d_top if e.D == 1 else _at(e.d_hidden, d * N * e.H, typed)
+
+
 cdef int _direction_backward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t d,
-                             floating *d_top, const floating *dh, floating *dh0,
-                             floating *d_input) noexcept nogil:
+                             floating *d_top, const floating *dh, const floating *dc,
+                             floating *dh0, floating *dc0, floating *d_input) noexcept nogil:
     """BPTT of layer l, direction d, from dLoss/d(its states) (d_top, or its
     half of it, split already) into its parameters' gradients, its rows of
-    dh0 and, unless NULL, d_input += dLoss/d(what the layer read)."""
-    cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, k = l * e.D + d
-    cdef const Py_ssize_t *off = e.offsets + 3 * k
+    dh0 (and dc0) and, unless NULL, d_input += dLoss/d(what the layer read)."""
+    cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, GH = e.G * e.H, k = l * e.D + d
+    cdef const Py_ssize_t *off = e.offsets + 4 * k
     cdef floating *grads = _at(e.grads, 0, params)
     cdef floating *d_hs = d_top if e.D == 1 else _at(e.d_hidden, d * N * H, params)
+    cdef floating *d_proj = _d_projection(e, d, d_top, params)
     cdef floating *d_bias = grads + off[2] if off[2] >= 0 else NULL
-    elman_backward(grads + off[1], dh0 + k * B * H if dh0 != NULL else NULL, d_hs,
-                   dh + k * B * H if dh != NULL else NULL,
-                   _at(e.h0, k * B * H, params) if e.has_h0 else NULL,
-                   _at(e.hidden, k * N * H, params), params + off[1],
-                   e.lengths if e.has_lengths else NULL, _workspace(e, d, params), e.T_run, B,
-                   H, e.activation, d)
-    # d_hs is now dLoss/da: through the input projection
+    cdef const floating *h0 = _state(e.h0, k, B, H, e.has_h0, params)
+    cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
+    cdef floating *hs = _at(e.hidden, k * N * H, params)
+    cdef floating *cs = _at(e.cells, k * N * H, params)
+    cdef floating *gates = _at(e.gates, k * N * GH, params)
+    cdef floating *ws = _workspace(e, d, params)
+    cdef floating *dh0_k = _state(<char *>dh0, k, B, H, True, params)
+    cdef const floating *dh_k = _state(<char *>dh, k, B, H, True, params)
+    if e.cell == CELL_LSTM:
+        lstm_backward(grads + off[1], dh0_k, _state(<char *>dc0, k, B, H, True, params), d_proj,
+                      d_hs, dh_k, _state(<char *>dc, k, B, H, True, params), h0,
+                      _state(e.c0, k, B, H, e.has_c0, params), gates, hs, cs, params + off[1],
+                      lengths, ws, e.T_run, B, H, d)
+    elif e.cell == CELL_GRU:
+        gru_backward(grads + off[1], grads + off[3] if off[3] >= 0 else NULL, dh0_k, d_proj,
+                     _at(e.d_cells, d * N * H, params), d_hs, dh_k, h0, gates, hs, cs,
+                     params + off[1], lengths, ws, e.T_run, B, H, d)
+    else:  # d_hs becomes dLoss/da, the projection's gradient, in place
+        elman_backward(grads + off[1], dh0_k, d_hs, dh_k, h0, hs, params + off[1], lengths, ws,
+                       e.T_run, B, H, e.activation, d)
+    # through the input projection
     if l == 0 and e.tokens:
-        return onehot_backward(grads + off[0], d_bias, d_hs, e.ids, N, e.I, H)
-    linear_backward(d_input, grads + off[0], d_bias, d_hs, _layer_input(e, l, params),
-                    params + off[0], N, e.I if l == 0 else e.D * H, H)
+        return onehot_backward(grads + off[0], d_bias, d_proj, e.ids, N, e.I, GH)
+    linear_backward(d_input, grads + off[0], d_bias, d_proj, _layer_input(e, l, params),
+                    params + off[0], N, e.I if l == 0 else e.D * H, GH)
     return CRNN_OK

@@ -64,6 +64,60 @@ cdef inline void elman_backward(floating *dWhh, floating *dh0, floating *d_hidde
                                 ws, T, B, H, activation, reverse)
 
 
+cdef inline void lstm_forward(floating *gates, floating *hidden_states, floating *cells,
+                              floating *h_n, floating *c_n, const floating *h0,
+                              const floating *c0, const floating *Whh, const int64_t *lengths,
+                              floating *ws, Py_ssize_t T, Py_ssize_t B, Py_ssize_t H,
+                              int reverse) noexcept nogil:
+    if floating is float:
+        crnn_lstm_forward_f32(gates, hidden_states, cells, h_n, c_n, h0, c0, Whh, lengths, ws,
+                              T, B, H, reverse)
+    else:
+        crnn_lstm_forward_f64(gates, hidden_states, cells, h_n, c_n, h0, c0, Whh, lengths, ws,
+                              T, B, H, reverse)
+
+
+cdef inline void lstm_backward(floating *dWhh, floating *dh0, floating *dc0, floating *d_gates,
+                               const floating *d_hidden, const floating *dh_n,
+                               const floating *dc_n, const floating *h0, const floating *c0,
+                               const floating *gates, const floating *hidden_states,
+                               const floating *cells, const floating *Whh,
+                               const int64_t *lengths, floating *ws, Py_ssize_t T,
+                               Py_ssize_t B, Py_ssize_t H, int reverse) noexcept nogil:
+    if floating is float:
+        crnn_lstm_backward_f32(dWhh, dh0, dc0, d_gates, d_hidden, dh_n, dc_n, h0, c0, gates,
+                               hidden_states, cells, Whh, lengths, ws, T, B, H, reverse)
+    else:
+        crnn_lstm_backward_f64(dWhh, dh0, dc0, d_gates, d_hidden, dh_n, dc_n, h0, c0, gates,
+                               hidden_states, cells, Whh, lengths, ws, T, B, H, reverse)
+
+
+cdef inline void gru_forward(floating *gates, floating *hidden_states, floating *hn,
+                             floating *h_n, const floating *h0, const floating *Whh,
+                             const floating *bhn, const int64_t *lengths, floating *ws,
+                             Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, int reverse) noexcept nogil:
+    if floating is float:
+        crnn_gru_forward_f32(gates, hidden_states, hn, h_n, h0, Whh, bhn, lengths, ws, T, B, H,
+                             reverse)
+    else:
+        crnn_gru_forward_f64(gates, hidden_states, hn, h_n, h0, Whh, bhn, lengths, ws, T, B, H,
+                             reverse)
+
+
+cdef inline void gru_backward(floating *dWhh, floating *dbhn, floating *dh0, floating *d_gates,
+                              floating *d_hn, const floating *d_hidden, const floating *dh_n,
+                              const floating *h0, const floating *gates,
+                              const floating *hidden_states, const floating *hn,
+                              const floating *Whh, const int64_t *lengths, floating *ws,
+                              Py_ssize_t T, Py_ssize_t B, Py_ssize_t H, int reverse) noexcept nogil:
+    if floating is float:
+        crnn_gru_backward_f32(dWhh, dbhn, dh0, d_gates, d_hn, d_hidden, dh_n, h0, gates,
+                              hidden_states, hn, Whh, lengths, ws, T, B, H, reverse)
+    else:
+        crnn_gru_backward_f64(dWhh, dbhn, dh0, d_gates, d_hn, d_hidden, dh_n, h0, gates,
+                              hidden_states, hn, Whh, lengths, ws, T, B, H, reverse)
+
+
 cdef inline void multiply(floating *y, const floating *x, const floating *mask, Py_ssize_t n,
                           int accumulate) noexcept nogil:
     if floating is float:

@@ -24,6 +24,7 @@ import numpy as np
 # the C core's CRNN_TANH, CRNN_RELU
 NONLINEARITIES = {"tanh": 0, "relu": 1}
 INITS = ("normal", "pytorch", "orthogonal", "identity")
+GATED_INITS = ("pytorch", "orthogonal", "normal")  # an identity Whh is for the Elman cell
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # rows of H in each recurrent weight
 
 
@@ -66,7 +67,8 @@ class Layout:
                 if bias:
                     params.append(Parameter("bh" + s, "bh", (G * H, 1), k, d,
                                             (f"rnn.bias_ih{ts}", f"rnn.bias_hh{ts}")))
-                if bias and cell == "gru":  # the n gate's recurrent bias, inside r * (...)
+                if bias and cell == "gru":  # the n gate's recurrent bias, inside r * (...):
+                    # the last H entries of bias_hh
                     params.append(Parameter("bhn" + s, "bhn", (H, 1), k, d, (f"rnn.bias_hh{ts}",)))
         if output_size is not None:
             params.append(Parameter("Why", "Why", (output_size, D * H), None, 0, ("linear.weight",)))
@@ -84,10 +86,17 @@ class Layout:
         """Features of the top layer's output: D*H."""
         return self.directions * self.hidden_size
 
+    @property
+    def gates(self):
+        """Rows of H in each recurrent weight: 1, 4 (LSTM) or 3 (GRU)."""
+        return GATES[self.cell]
+
     def recurrent(self):
-        """(layer, direction, Wxh, Whh, bh or None) names, layer by layer."""
+        """(layer, direction, Wxh, Whh, bh, bhn) names, layer by layer; bh is
+        None without biases, bhn None but for a GRU's biases."""
         return [(k, d, "Wxh" + suffix(k, d), "Whh" + suffix(k, d),
-                 ("bh" + suffix(k, d)) if self.bias else None)
+                 ("bh" + suffix(k, d)) if self.bias else None,
+                 ("bhn" + suffix(k, d)) if self.bias and self.cell == "gru" else None)
                 for k in range(self.num_layers) for d in range(self.directions)]
 
     def split(self, flat):

@@ -41,10 +41,10 @@ def build_model(rnn, sequence_lens=False):
         names = [n for n in rnn.layout.recurrent() if n[0] == k]  # one per direction
         # ONNX's RNN has two biases (input and recurrent); crnn's bh is their sum
         bias = [np.concatenate([params[b][:, 0] if b else np.zeros(H, rnn.dtype),
-                                np.zeros(H, rnn.dtype)]) for *_, b in names]
+                                np.zeros(H, rnn.dtype)]) for _, _, _, _, b, _ in names]
         initializers += [
-            numpy_helper.from_array(np.stack([params[w] for _, _, w, _, _ in names]), f"W_{k}"),
-            numpy_helper.from_array(np.stack([params[r] for _, _, _, r, _ in names]), f"R_{k}"),
+            numpy_helper.from_array(np.stack([params[w] for _, _, w, _, _, _ in names]), f"W_{k}"),
+            numpy_helper.from_array(np.stack([params[r] for _, _, _, r, _, _ in names]), f"R_{k}"),
             numpy_helper.from_array(np.stack(bias).astype(rnn.dtype), f"B_{k}"),
         ]
         nodes += [

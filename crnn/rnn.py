@@ -1,6 +1,6 @@
-"""The user-facing Elman RNN family: parameters, forward and backpropagation
-through time, for stacked layers, both directions, tanh or ReLU, variable
-lengths and dropout.
+"""The user-facing recurrent family, RNN (Elman), LSTM and GRU: parameters,
+forward and backpropagation through time, for stacked layers, both
+directions, variable lengths and dropout.
 
 Data flows one way: this module validates and converts user input (every
 check is here, with messages in the user's terms), then calls the compiled
@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from . import _checks, _core, torch_interop, training
-from .layers import INITS, NONLINEARITIES, Layout
+from .layers import GATED_INITS, INITS, NONLINEARITIES, Layout
 
 
 def _parameter(name):
@@ -28,40 +28,36 @@ def _parameter(name):
                                   "assigning copies into it.")
 
 
-class RNN:
-    """An Elman RNN: stacked layers, one or two directions, and a linear output.
-
-        h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU
-        y_t = Why h_t + by
-
-    ``RNN(input_size, output_size, hidden_size=64, *, num_layers=1,
-    nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
-    batch_first=False, init="normal", dtype=np.float64, seed=None)``
+class Recurrent:
+    """What the three cells share: ``RNN``, ``LSTM`` and ``GRU`` are this
+    class with their own recurrence (``cell``) and constructor options.
 
     Layer k > 0 reads the output of layer k-1 (both directions side by side,
     D*H features, D = 2 when bidirectional); the output layer reads the top
     layer's. ``output_size=None`` has no output layer: Y is the top layer's
-    output, as PyTorch's ``nn.RNN`` gives it.
+    output, as PyTorch's modules give it.
 
-    Parameters (see ``crnn.layers``): ``Wxh{s}``, ``Whh{s}``, ``bh{s}`` for
-    each layer and direction, s = "" for layer 0 forward (the seed notebook's
-    names), "_l{k}", "_reverse", "_l{k}_reverse"; then ``Why`` and ``by``.
-    All are views into one array of ``dtype`` (float32 or float64), their
-    gradients into another. ``init``: "normal" (weights N(0, 0.01^2), the
-    seed notebook's, drawn in parameter order from
-    ``numpy.random.default_rng(seed)``), "pytorch", "orthogonal" or
-    "identity" (IRNN); see ``crnn.layers.Layout.initialise``.
+    Parameters (see ``crnn.layers``): ``Wxh{s}``, ``Whh{s}``, ``bh{s}`` (and
+    a GRU's ``bhn{s}``) for each layer and direction, s = "" for layer 0
+    forward (the seed notebook's names), "_l{k}", "_reverse",
+    "_l{k}_reverse"; then ``Why`` and ``by``. All are views into one array
+    of ``dtype`` (float32 or float64), their gradients into another.
 
     Two APIs share the parameters:
 
     * the seed notebook's, one sequence, many-to-one:
-      ``output, h = rnn.forward(inputs)`` and ``rnn.backward(d_y, learning_rate)``;
-    * batches, every step: ``Y, Hs = rnn.forward_batch(X, h0, lengths=...)``
-      and ``grads = rnn.backward_batch(dY, dh, input_grad=False)``.
+      ``output, h = model.forward(inputs)`` and ``model.backward(d_y, learning_rate)``;
+    * batches, every step: ``Y, Hs = model.forward_batch(X, h0, lengths=...)``
+      and ``grads = model.backward_batch(dY, dh, input_grad=False)``.
 
     Each backward uses what its own forward stored last. Dropout (between
     layers) is on in training mode, the default; ``eval()`` turns it off.
     """
+
+    cell = None  # "rnn", "lstm" or "gru": crnn.layers.GATES's keys
+    # the constructor's keyword options and their defaults, per cell
+    _DEFAULTS = {"num_layers": 1, "bidirectional": False, "bias": True, "dropout": 0.0,
+                 "batch_first": False}
 
     Wxh = _parameter("Wxh")
     Whh = _parameter("Whh")
@@ -69,9 +65,9 @@ class RNN:
     Why = _parameter("Why")
     by = _parameter("by")
 
-    def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
-                 nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
-                 batch_first=False, init="normal", dtype=np.float64, seed=None):
+    def _build(self, input_size, output_size, hidden_size, *, num_layers, bidirectional, bias,
+               dropout, batch_first, init, dtype, seed, nonlinearity="tanh", forget_bias=0.0,
+               inits=INITS):
         self.input_size = _checks.check_size("input_size", input_size)
         self.output_size = (None if output_size is None
                             else _checks.check_size("output_size", output_size))
@@ -83,10 +79,13 @@ class RNN:
         self.bias = _checks.check_flag("bias", bias)
         self.dropout = _checks.check_dropout(dropout)
         self.batch_first = _checks.check_flag("batch_first", batch_first)
-        self.init = _checks.check_choice("init", init, INITS)
+        self.init = _checks.check_choice("init", init, inits)
+        self.forget_bias = _checks.check_real("forget_bias", forget_bias)
+        if self.forget_bias and not self.bias:
+            raise ValueError(f"forget_bias={forget_bias} needs the biases: bias=True")
         self.dtype = _checks.check_dtype(dtype)
         self.layout = Layout(self.input_size, self.hidden_size, self.output_size,
-                             self.num_layers, self.bidirectional, self.bias)
+                             self.num_layers, self.bidirectional, self.bias, self.cell)
         _checks.check_allocation(self.layout.size * 2 * self.dtype.itemsize,  # and gradients
                                  f"input_size={self.input_size}, hidden_size="
                                  f"{self.hidden_size}, output_size={self.output_size}, "
@@ -100,9 +99,13 @@ class RNN:
         # one generator: the initial weights, then the dropout masks
         self._rng = np.random.default_rng(seed)
         self.layout.initialise(self._params, self.init, self._rng)
-        for name in self._params:  # rnn.Wxh_l1, rnn.Whh_reverse, ... as rnn.Wxh
-            if not hasattr(RNN, name):
-                setattr(RNN, name, _parameter(name))
+        if self.forget_bias:  # rows H..2H of an LSTM's biases: its forget gate's
+            H = self.hidden_size
+            for k, d, _, _, bh, _ in self.layout.recurrent():
+                self._params[bh][H:2 * H] += self.forget_bias
+        for name in self._params:  # model.Wxh_l1, model.Whh_reverse, ... as model.Wxh
+            if not hasattr(Recurrent, name):
+                setattr(Recurrent, name, _parameter(name))
         self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
                                     self.nonlinearity)
         # a (B, H) state stands for the (1, B, H) of one layer and direction
@@ -115,9 +118,7 @@ class RNN:
 
     def _options(self):
         """The constructor's keyword arguments that describe this model."""
-        return {"num_layers": self.num_layers, "nonlinearity": self.nonlinearity,
-                "bidirectional": self.bidirectional, "bias": self.bias,
-                "dropout": self.dropout, "batch_first": self.batch_first, "init": self.init}
+        return {name: getattr(self, name) for name in self._DEFAULTS}
 
     # pickling and copy.deepcopy carry the sizes, options, dtype, parameters,
     # mode and generator (not the gradients, nor what the last forward left)
@@ -137,11 +138,11 @@ class RNN:
             self._rng.bit_generator.state = state["rng"]
 
     def __repr__(self):
-        defaults = {"num_layers": 1, "nonlinearity": "tanh", "bidirectional": False,
-                    "bias": True, "dropout": 0.0, "batch_first": False, "init": "normal"}
-        extra = "".join(f", {k}={v!r}" for k, v in self._options().items() if v != defaults[k])
-        return (f"RNN(input_size={self.input_size}, output_size={self.output_size}, "
-                f"hidden_size={self.hidden_size}{extra}, dtype={self.dtype.name})")
+        extra = "".join(f", {k}={v!r}" for k, v in self._options().items()
+                        if v != self._DEFAULTS[k])
+        return (f"{type(self).__name__}(input_size={self.input_size}, output_size="
+                f"{self.output_size}, hidden_size={self.hidden_size}{extra}, "
+                f"dtype={self.dtype.name})")
 
     def train(self, mode=True):
         """Training mode (dropout on, the default); returns the model."""
@@ -250,24 +251,23 @@ class RNN:
         X: floats (T, B, I), or integer token ids (T, B) in [0, input_size);
         (B, T, ...) with ``batch_first``. h0: the initial states (L*D, B, H)
         in PyTorch's order (layer by layer, forward then reverse), or (B, H)
-        when L*D = 1; zeros if None. lengths: (B,) integers in [1, T], any
+        when L*D = 1; zeros if None. An LSTM's is a pair ``(h0, c0)`` of
+        such arrays, either None for zeros. lengths: (B,) integers in [1, T], any
         order: steps past a sequence's length give zeros in Y and Hs, leave
         its state alone and get no gradient (PyTorch's packed sequences).
         Returns Y (T, B, O) and Hs (T, B, D*H), the top layer's output (the
         same array as Y without an output layer), new arrays; with
         ``return_state``, also h_n (L*D, B, H), each layer's and direction's
-        state after each sequence's last step.
+        state after each sequence's last step; an LSTM's, the pair (h_n, c_n).
         """
         X, T, B = self._batch_inputs(X)
-        if h0 is None:
-            self._h0_was_2d = self._one_state
-        else:
-            h0 = self._states("h0", h0, B)
+        # the gradients of h0 go back in the shape it came in
+        h0, c0, self._h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
         masks = self._dropout_masks(T, B) if self.dropout else None
         Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False,
-                                           return_state)
+                                           return_state, c0)
         if Y is None:
             Y = top
         if self.batch_first:
@@ -279,11 +279,12 @@ class RNN:
 
         dY (T, B, O): dLoss/dY for every step ((T, B, D*H) without an output
         layer; (B, T, ...) with ``batch_first``). dh: dLoss/dh_n, (L*D, B, H)
-        or (B, H) when L*D = 1, or None. Returns a dict: the gradient of every
-        parameter by name (the model's gradient arrays, which the next
-        backward overwrites: see ``gradients``), and new arrays "h0", shaped
-        as the forward's h0 was given, and, with ``input_grad=True``, "X"
-        shaped as X, which float inputs only have.
+        or (B, H) when L*D = 1, or None; an LSTM's, a pair ``(dh, dc)`` of
+        such arrays or None. Returns a dict: the gradient of every parameter
+        by name (the model's gradient arrays, which the next backward
+        overwrites: see ``gradients``), and new arrays "h0" (and an LSTM's
+        "c0"), shaped as the forward's h0 was given, and, with
+        ``input_grad=True``, "X" shaped as X, which float inputs only have.
         """
         engine = self._engine
         if engine.last != "forward_batch" or engine.forward_thread != threading.get_ident():
@@ -293,14 +294,18 @@ class RNN:
         if not (type(dY) is np.ndarray and dY.dtype == self.dtype and dY.flags.c_contiguous
                 and dY.shape == (T, B, last) and not self.batch_first):  # else canonical
             dY = self._batch_gradient(dY, T, B, last)
-        if dh is not None:
-            dh = self._states("dh", dh, B)
+        dh, dc, _ = self._state_arrays(("dh", "dc"), dh, B)
         if input_grad and engine.tokens:
             raise ValueError("input_grad=True needs float inputs: the last forward_batch "
                              "had token ids, which have no gradient")
-        dh0, dX = engine.backward(dY, dh, input_grad)
+        dh0, dX = engine.backward(dY, dh, input_grad, dc)
         grads = dict(self._grads)
+        dc0 = None
+        if self.cell == "lstm":
+            dh0, dc0 = dh0
         grads["h0"] = dh0[0] if self._h0_was_2d else dh0
+        if dc0 is not None:
+            grads["c0"] = dc0[0] if self._h0_was_2d else dc0
         if input_grad:
             grads["X"] = dX.swapaxes(0, 1) if self.batch_first else dX
         return grads
@@ -348,17 +353,32 @@ class RNN:
         X = X.swapaxes(0, 1) if self.batch_first else X
         return np.ascontiguousarray(X, dtype=self.dtype), X.shape[0], X.shape[1]
 
+    def _state_arrays(self, names, value, B):
+        """h0 or dh as the engine takes them, (h, c): each (L*D, B, H) of the
+        model's dtype or None, c None but for an LSTM, whose value is a pair;
+        and whether they came as (B, H) (L*D = 1, none (L*D, B, H))."""
+        if self.cell != "lstm":
+            pair = (value, None)
+        elif value is None:
+            pair = (None, None)
+        elif isinstance(value, (tuple, list)) and len(value) == 2:
+            pair = tuple(value)
+        else:
+            got = f"a {type(value).__name__}" + (
+                f" of {len(value)}" if isinstance(value, (tuple, list)) else "")
+            raise TypeError(f"an LSTM's {names[0]} is a pair ({names[0]}, {names[1]}) of "
+                            f"arrays (num_layers * directions, B, hidden_size), or None; "
+                            f"got {got}")
+        given = [None if v is None else _checks.as_numeric_array(n, v)
+                 for n, v in zip(names, pair)]
+        as_2d = self._one_state and not any(v is not None and v.ndim == 3 for v in given)
+        h, c = (None if v is None else self._states(n, v, B) for n, v in zip(names, given))
+        return h, c, as_2d
+
     def _states(self, name, states, B):
-        """h0 or dh validated as (L*D, B, H) of the model's dtype, or None;
-        (B, H) is taken for L*D = 1. For h0, remembers which it was."""
+        """A state or its gradient validated as (L*D, B, H) of the model's
+        dtype; (B, H) is taken for L*D = 1."""
         LD, H = self.num_layers * self.directions, self.hidden_size
-        if states is None:
-            if name == "h0":
-                self._h0_was_2d = LD == 1
-            return None
-        if name == "h0":
-            self._h0_was_2d = LD == 1 and np.ndim(states) == 2
-        states = _checks.as_numeric_array(name, states)
         if LD == 1 and states.ndim != 3:  # the one-layer form, and today's message
             _checks.check_shape(name, states, (B, H), "(B, hidden_size)")
             states = states[None]
@@ -384,14 +404,16 @@ class RNN:
 
     @classmethod
     def from_torch(cls, rnn_module, linear=None):
-        """An RNN with the weights of a torch ``nn.RNN`` (any num_layers,
-        bidirectional, nonlinearity, bias, batch_first) and, optionally, an
-        ``nn.Linear`` on every step; each bh is the sum of its two hidden biases."""
+        """A model with the weights of a torch ``nn.RNN`` (for RNN), ``nn.LSTM``
+        (LSTM) or ``nn.GRU`` (GRU), of any num_layers, bidirectional, bias,
+        batch_first (proj_size refused), and, optionally, an ``nn.Linear``
+        on every step; each bh is the sum of its two hidden biases (a GRU's n
+        rows keep b_hn apart, in bhn)."""
         return torch_interop.from_torch(cls, rnn_module, linear)
 
     def to_torch(self):
-        """A torch ``nn.RNN`` and ``nn.Linear`` (None without an output layer)
-        with the same function."""
+        """The torch module of this cell (``nn.RNN``, ``nn.LSTM``, ``nn.GRU``)
+        and an ``nn.Linear`` (None without an output layer), with the same function."""
         return torch_interop.to_torch(self)
 
     def state_dict(self):
@@ -435,3 +457,100 @@ class RNN:
             raise ValueError(f"{backward_name}() must run in the thread of the "
                              f"{forward_name}() it follows; the last {forward_name}() ran in "
                              "another thread (give each thread its own model: copy.deepcopy)")
+
+
+class RNN(Recurrent):
+    """An Elman RNN: stacked layers, one or two directions, and a linear output.
+
+        h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU
+        y_t = Why h_t + by
+
+    ``RNN(input_size, output_size, hidden_size=64, *, num_layers=1,
+    nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
+    batch_first=False, init="normal", dtype=np.float64, seed=None)``
+
+    PyTorch's ``nn.RNN`` followed by an ``nn.Linear`` on every step (none
+    with ``output_size=None``). ``init``: "normal" (weights N(0, 0.01^2), the
+    seed notebook's, drawn in parameter order from
+    ``numpy.random.default_rng(seed)``), "pytorch", "orthogonal" or
+    "identity" (IRNN); see ``crnn.layers.Layout.initialise``. The rest is
+    ``Recurrent``'s.
+    """
+
+    cell = "rnn"
+    _DEFAULTS = {**Recurrent._DEFAULTS, "nonlinearity": "tanh", "init": "normal"}
+
+    def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
+                 nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
+                 batch_first=False, init="normal", dtype=np.float64, seed=None):
+        self._build(input_size, output_size, hidden_size, num_layers=num_layers,
+                    nonlinearity=nonlinearity, bidirectional=bidirectional, bias=bias,
+                    dropout=dropout, batch_first=batch_first, init=init, dtype=dtype, seed=seed)
+
+
+class LSTM(Recurrent):
+    """A long short-term memory network, PyTorch's ``nn.LSTM`` exactly,
+    followed by a linear output on every step (none with ``output_size=None``):
+
+        [i f g o] = Wxh x_t + Whh h_(t-1) + bh      (gates stacked in that order)
+        i, f, o = sigmoid(.),  g = tanh(.)
+        c_t = f * c_(t-1) + i * g,   h_t = o * tanh(c_t)
+        y_t = Why h_t + by
+
+    ``LSTM(input_size, output_size, hidden_size=64, *, num_layers=1,
+    bidirectional=False, bias=True, dropout=0.0, batch_first=False,
+    init="pytorch", forget_bias=0.0, dtype=np.float64, seed=None)``
+
+    Wxh{s} is (4H, IN), Whh{s} (4H, H), bh{s} (4H, 1): the sum of PyTorch's
+    two biases. ``init``: "pytorch" (every weight and bias U(-1/sqrt(H),
+    1/sqrt(H)), PyTorch's), "orthogonal" (each gate's block of Whh) or
+    "normal"; ``forget_bias`` is added to the forget gate's biases (1.0 is a
+    common choice). The state is a pair: ``h0=(h0, c0)``, h_n comes back as
+    ``(h_n, c_n)`` and its gradient goes in as ``dh=(dh, dc)``. The rest is
+    ``Recurrent``'s.
+    """
+
+    cell = "lstm"
+    _DEFAULTS = {**Recurrent._DEFAULTS, "init": "pytorch", "forget_bias": 0.0}
+
+    def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
+                 bidirectional=False, bias=True, dropout=0.0, batch_first=False,
+                 init="pytorch", forget_bias=0.0, dtype=np.float64, seed=None):
+        self._build(input_size, output_size, hidden_size, num_layers=num_layers,
+                    bidirectional=bidirectional, bias=bias, dropout=dropout,
+                    batch_first=batch_first, init=init, dtype=dtype, seed=seed,
+                    forget_bias=forget_bias, inits=GATED_INITS)
+
+
+class GRU(Recurrent):
+    """A gated recurrent unit network, PyTorch's ``nn.GRU`` exactly, followed
+    by a linear output on every step (none with ``output_size=None``):
+
+        r = sigmoid(W_ir x_t + b_ir + W_hr h_(t-1) + b_hr)
+        z = sigmoid(W_iz x_t + b_iz + W_hz h_(t-1) + b_hz)
+        n = tanh(W_in x_t + b_in + r * (W_hn h_(t-1) + b_hn))
+        h_t = (1 - z) * n + z * h_(t-1),   y_t = Why h_t + by
+
+    ``GRU(input_size, output_size, hidden_size=64, *, num_layers=1,
+    bidirectional=False, bias=True, dropout=0.0, batch_first=False,
+    init="pytorch", dtype=np.float64, seed=None)``
+
+    Wxh{s} is (3H, IN) and Whh{s} (3H, H), gates r, z, n; bh{s} (3H, 1)
+    holds b_ir + b_hr, b_iz + b_hz and b_in, and bhn{s} (H, 1) b_hn, which
+    sits inside r * (...). ``init`` as for the LSTM. The rest is
+    ``Recurrent``'s.
+    """
+
+    cell = "gru"
+    _DEFAULTS = {**Recurrent._DEFAULTS, "init": "pytorch"}
+
+    def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
+                 bidirectional=False, bias=True, dropout=0.0, batch_first=False,
+                 init="pytorch", dtype=np.float64, seed=None):
+        self._build(input_size, output_size, hidden_size, num_layers=num_layers,
+                    bidirectional=bidirectional, bias=bias, dropout=dropout,
+                    batch_first=batch_first, init=init, dtype=dtype, seed=seed,
+                    inits=GATED_INITS)
+
+
+CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

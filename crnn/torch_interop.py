@@ -2,11 +2,13 @@
 ``to_torch``; ``state_dict``/``load_state_dict`` work on plain NumPy arrays.
 
 crnn's model is PyTorch's ``nn.RNN(I, H, num_layers, nonlinearity, bias,
-batch_first, bidirectional)`` followed, when it has an output layer, by
-``nn.Linear(D*H, O)`` on every step. PyTorch has two hidden biases per layer
-and direction, ``bias_ih_l{k}`` and ``bias_hh_l{k}``; crnn has their sum,
-``bh{s}``: the forward pass is the same, exactly. Going to PyTorch, crnn puts
-``bh`` in ``bias_ih`` and zeros in ``bias_hh``.
+batch_first, bidirectional)``, ``nn.LSTM(...)`` or ``nn.GRU(...)`` followed,
+when it has an output layer, by ``nn.Linear(D*H, O)`` on every step. PyTorch
+has two hidden biases per layer and direction, ``bias_ih_l{k}`` and
+``bias_hh_l{k}``; crnn has their sum, ``bh{s}``: the forward pass is the
+same, exactly. Going to PyTorch, crnn puts ``bh`` in ``bias_ih`` and zeros in
+``bias_hh``. A GRU's n gate reads b_hn inside r * (...): crnn keeps it apart
+(``bhn{s}``), the last H entries of ``bias_hh``, and bh's n rows hold b_in.
 
 Names come from the model's layout (``crnn.layers``): those of a PyTorch
 module holding the two layers as ``self.rnn`` and ``self.linear``
@@ -24,7 +26,7 @@ def _as_numpy(value):
 
 def _torch_shape(parameter):
     """PyTorch stores biases as vectors."""
-    return parameter.shape[:1] if parameter.role in ("bh", "by") else parameter.shape
+    return parameter.shape[:1] if parameter.role in ("bh", "bhn", "by") else parameter.shape
 
 
 def state_dict(rnn):
@@ -32,6 +34,9 @@ def state_dict(rnn):
     state = {}
     for p in rnn.layout.parameters:
         value = rnn.parameters()[p.name].reshape(_torch_shape(p)).copy()
+        if p.role == "bhn":  # a GRU's b_hn: the n rows of bias_hh
+            state[p.torch_names[0]][-len(value):] = value
+            continue
         state[p.torch_names[0]] = value
         for name in p.torch_names[1:]:  # bias_hh: bh went whole into bias_ih
             state[name] = np.zeros_like(value)
@@ -41,7 +46,8 @@ def state_dict(rnn):
 def load_state_dict(rnn, state):
     """Set ``rnn``'s parameters from a state dict with PyTorch's names (NumPy
     arrays or tensors); the two hidden biases are summed into each bh."""
-    expected = {name: p for p in rnn.layout.parameters for name in p.torch_names}
+    expected = {name: p for p in rnn.layout.parameters for name in p.torch_names
+                if p.role != "bhn"}
     missing = sorted(set(expected) - set(state))
     if missing:
         raise ValueError(f"state dict has no {missing}")
@@ -53,20 +59,37 @@ def load_state_dict(rnn, state):
         values[name] = _as_numpy(state[name])
         if values[name].shape != _torch_shape(p):
             raise ValueError(f"{name} must have shape {_torch_shape(p)}, got {values[name].shape}")
+    H = rnn.hidden_size
     for p in rnn.layout.parameters:  # after every check: all or nothing changes
-        total = sum(values[name].astype(np.float64) for name in p.torch_names)
-        rnn._assign(p.name, total if len(p.torch_names) > 1 else values[p.torch_names[0]])
+        if p.role == "bhn":  # a GRU's b_hn, inside r * (...)
+            rnn._assign(p.name, values[p.torch_names[0]][2 * H:])
+        elif p.role == "bh" and rnn.cell == "gru":  # b_in alone in the n rows
+            ih, hh = (values[name].astype(np.float64) for name in p.torch_names)
+            rnn._assign(p.name, ih + np.concatenate([hh[:2 * H], np.zeros(H)]))
+        elif len(p.torch_names) > 1:
+            rnn._assign(p.name, sum(values[name].astype(np.float64) for name in p.torch_names))
+        else:
+            rnn._assign(p.name, values[p.torch_names[0]])
+
+
+def _module_class(cell):
+    import torch
+    return {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
 
 
 def from_torch(cls, rnn_module, linear=None):
-    """An RNN with the weights of ``nn.RNN`` and, if given, ``nn.Linear``."""
+    """A crnn model of class ``cls`` (RNN, LSTM or GRU) with the weights of
+    the matching torch module and, if given, ``nn.Linear``."""
     import torch
-    if type(rnn_module) is not torch.nn.RNN or not (linear is None
+    module_class = _module_class(cls.cell)
+    if type(rnn_module) is not module_class or not (linear is None
                                                     or isinstance(linear, torch.nn.Linear)):
-        raise TypeError("from_torch takes a torch.nn.RNN and a torch.nn.Linear or None, got "
-                        f"{type(rnn_module).__name__} and {type(linear).__name__}")
+        raise TypeError(f"{cls.__name__}.from_torch takes a torch.nn.{module_class.__name__} "
+                        f"and a torch.nn.Linear or None, got {type(rnn_module).__name__} and "
+                        f"{type(linear).__name__}")
     if getattr(rnn_module, "proj_size", 0):
-        raise ValueError("crnn has no projection of the hidden state: proj_size must be 0")
+        raise ValueError(f"crnn has no projection of the hidden state: proj_size must be 0, "
+                         f"got {rnn_module.proj_size}")
     D = 2 if rnn_module.bidirectional else 1
     if linear is not None and linear.in_features != D * rnn_module.hidden_size:
         raise ValueError(f"the Linear takes {linear.in_features} features, the RNN gives "
@@ -76,12 +99,12 @@ def from_torch(cls, rnn_module, linear=None):
                                                        and linear.weight.dtype != dtype):
         raise TypeError(f"weights must be float32 or float64 in both modules, got {dtype}"
                         + (f" and {linear.weight.dtype}" if linear is not None else ""))
+    options = {"nonlinearity": rnn_module.nonlinearity} if cls.cell == "rnn" else {}
     rnn = cls(rnn_module.input_size, None if linear is None else linear.out_features,
               rnn_module.hidden_size, num_layers=rnn_module.num_layers,
-              nonlinearity=rnn_module.nonlinearity, bidirectional=rnn_module.bidirectional,
-              bias=rnn_module.bias, dropout=float(rnn_module.dropout),
-              batch_first=rnn_module.batch_first,
-              dtype=np.float32 if dtype == torch.float32 else np.float64, seed=0)
+              bidirectional=rnn_module.bidirectional, bias=rnn_module.bias,
+              dropout=float(rnn_module.dropout), batch_first=rnn_module.batch_first,
+              dtype=np.float32 if dtype == torch.float32 else np.float64, seed=0, **options)
     state = {f"rnn.{k}": v for k, v in rnn_module.state_dict().items()}
     if linear is not None:
         state["linear.weight"] = linear.weight
@@ -92,14 +115,15 @@ def from_torch(cls, rnn_module, linear=None):
 
 
 def to_torch(rnn):
-    """``nn.RNN`` and ``nn.Linear`` (None without an output layer) computing
-    what ``rnn`` computes."""
+    """``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``, and ``nn.Linear`` (None without
+    an output layer), computing what ``rnn`` computes."""
     import torch
     dtype = torch.float32 if rnn.dtype == np.float32 else torch.float64
-    module = torch.nn.RNN(rnn.input_size, rnn.hidden_size, num_layers=rnn.num_layers,
-                          nonlinearity=rnn.nonlinearity, bias=rnn.bias,
-                          batch_first=rnn.batch_first, dropout=rnn.dropout,
-                          bidirectional=rnn.bidirectional).to(dtype)
+    options = {"nonlinearity": rnn.nonlinearity} if rnn.cell == "rnn" else {}
+    module = _module_class(rnn.cell)(rnn.input_size, rnn.hidden_size,
+                                     num_layers=rnn.num_layers, bias=rnn.bias,
+                                     batch_first=rnn.batch_first, dropout=rnn.dropout,
+                                     bidirectional=rnn.bidirectional, **options).to(dtype)
     linear = None
     if rnn.output_size is not None:
         linear = torch.nn.Linear(rnn.layout.top_size, rnn.output_size).to(dtype)

@@ -25,6 +25,13 @@ static ptrdiff_t step_at(ptrdiff_t s, ptrdiff_t T, int reverse) {
     return reverse ? T - 1 - s : s;
 }
 
+/* Whether step t (the s-th of its direction) is sequence b's first, the one
+ * that read its initial state: t = 0 forward, lengths[b]-1 in reverse. */
+static int first_step(const int64_t *lengths, ptrdiff_t t, ptrdiff_t s, ptrdiff_t b,
+                      int reverse) {
+    return lengths && reverse ? t == lengths[b] - 1 : s == 0;
+}
+
 /* The rows a step must run: up to the last sequence that has step t (all B
  * without lengths). With lengths sorted longest first, exactly those that
  * have it: the product then shrinks as sequences end. */
@@ -56,7 +63,10 @@ static void *align_up(void *p) {
 #include "linear.inc.c"
 #include "onehot.inc.c"
 #include "activation.inc.c"
+#include "states.inc.c"
 #include "elman.inc.c"
+#include "lstm.inc.c"
+#include "gru.inc.c"
 #include "train.inc.c"
 #undef real
 #undef CRNN_SUFFIX
@@ -74,7 +84,10 @@ static void *align_up(void *p) {
 #include "linear.inc.c"
 #include "onehot.inc.c"
 #include "activation.inc.c"
+#include "states.inc.c"
 #include "elman.inc.c"
+#include "lstm.inc.c"
+#include "gru.inc.c"
 #include "train.inc.c"
 #undef real
 #undef CRNN_SUFFIX
@@ -89,4 +102,18 @@ size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT) {
 
 size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H) {
     return (size_t)H * (size_t)padded_ld(H) + CRNN_ALIGN_ELEMENTS + 2 * (size_t)B * (size_t)H;
+}
+
+/* Whh^T (H, G*H) aligned, two (B,H) carries, two (B,G*H) arrays, a zero row */
+static size_t gated_workspace(ptrdiff_t B, ptrdiff_t H, ptrdiff_t G) {
+    return (size_t)H * (size_t)padded_ld(G * H) + CRNN_ALIGN_ELEMENTS
+           + 2 * (size_t)B * (size_t)H + 2 * (size_t)B * (size_t)(G * H) + (size_t)H;
+}
+
+size_t crnn_lstm_workspace(ptrdiff_t B, ptrdiff_t H) {
+    return gated_workspace(B, H, 4);
+}
+
+size_t crnn_gru_workspace(ptrdiff_t B, ptrdiff_t H) {
+    return gated_workspace(B, H, 3);
 }

@@ -1,10 +1,12 @@
 /*
- * crnn: the C core of the Elman RNN family, on raw buffers, no Python.
+ * crnn: the C core of the recurrent family (Elman RNN, LSTM, GRU), on raw
+ * buffers, no Python.
  * One function per operation and direction; a model is a stack of them:
  *
  *   a_t = x_t Wxh^T + bh                 crnn_linear_forward (crnn_onehot_ for ids)
  *   h_t = act(a_t + h_prev Whh^T)        crnn_elman_forward (tanh or ReLU,
- *                                        either direction, variable lengths)
+ *                                        either direction, variable lengths),
+ *                                        or crnn_lstm_forward, crnn_gru_forward
  *   y_t = h_t Why^T + by                 crnn_linear_forward
  *
  * A layer above the first reads the layer below's output, the two directions'
@@ -21,8 +23,9 @@
  *
  * Every array is row-major and contiguous; (T,B,H) means index [t][b][h].
  * Parameters are stored as the Python class stores them, row-major:
- *   Wxh (H,IN), Whh (H,H), bh (H), Why (O,D*H), by (O); IN = I for the first
- *   layer, D*H above it.
+ *   Wxh (G*H,IN), Whh (G*H,H), bh (G*H), Why (O,D*H), by (O); IN = I for the
+ *   first layer, D*H above it; G = 1 for the Elman cell, 4 (gates i f g o)
+ *   for the LSTM, 3 (r z n) for the GRU, which also has bhn (H).
  *
  * Conventions (from llm.c): outputs first, then inputs, then parameters, then
  * scratch, sizes last. Backward functions ADD into their gradient outputs; the
@@ -90,6 +93,10 @@ size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT);
 /* Elements of workspace crnn_elman_forward and crnn_elman_backward need:
  * Whh^T (H,H), aligned, and two (B,H) states. */
 size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H);
+/* Elements of workspace the LSTM's and the GRU's recurrences need: Whh^T
+ * (H,4H) or (H,3H), aligned, and a few (B,H) and (B,4H) or (B,3H) arrays. */
+size_t crnn_lstm_workspace(ptrdiff_t B, ptrdiff_t H);
+size_t crnn_gru_workspace(ptrdiff_t B, ptrdiff_t H);
 
 #define CRNN_DECLARE(real, sfx)                                                   \
 /* ---- linear layer: the input projection and the output layer ---- */        \
@@ -142,6 +149,51 @@ void crnn_elman_backward_##sfx(real *dWhh, real *dh0, real *d_hidden,          \
     const real *dh_n, const real *h0, const real *hidden_states,                \
     const real *Whh, const int64_t *lengths, real *workspace, ptrdiff_t T,      \
     ptrdiff_t B, ptrdiff_t H, int activation, int reverse);                     \
+                                                                                \
+/* ---- the LSTM recurrence (PyTorch's nn.LSTM): one layer, one direction ---- */ \
+/* [i f g o]_t = gates[t] + h_prev Whh^T;  i f o = sigmoid, g = tanh;           \
+ * c_t = f c_prev + i g;  h_t = o tanh(c_t), over t in the order of `reverse`.  \
+ * gates (T,B,4H): on entry the input projection x_t Wxh^T + bh, on exit the    \
+ * gates i f g o (for the backward). hidden_states, cells (T,B,H) <- h_t, c_t. \
+ * Whh (4H,H). h0, c0 (B,H) or NULL for zeros; h_n, c_n (B,H) or NULL; lengths \
+ * and reverse as crnn_elman_forward (c carried as h is); workspace as         \
+ * crnn_lstm_workspace. */                                                      \
+void crnn_lstm_forward_##sfx(real *gates, real *hidden_states, real *cells,    \
+    real *h_n, real *c_n, const real *h0, const real *c0, const real *Whh,      \
+    const int64_t *lengths, real *workspace, ptrdiff_t T, ptrdiff_t B,          \
+    ptrdiff_t H, int reverse);                                                  \
+/* BPTT of crnn_lstm_forward. d_hidden (T,B,H): dLoss/dh_t from above;          \
+ * dh_n, dc_n (B,H) or NULL. d_gates (T,B,4H) <- dLoss/d(pre-activations), 0    \
+ * past each length: the gradient of the input projection. dWhh (4H,H) +=;    \
+ * dh0, dc0 (B,H) += (NULL skips). The rest as crnn_lstm_forward had and left  \
+ * them. */                                                                     \
+void crnn_lstm_backward_##sfx(real *dWhh, real *dh0, real *dc0, real *d_gates,   \
+    const real *d_hidden, const real *dh_n, const real *dc_n, const real *h0,    \
+    const real *c0, const real *gates, const real *hidden_states,               \
+    const real *cells, const real *Whh, const int64_t *lengths,                 \
+    real *workspace, ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse);       \
+                                                                                \
+/* ---- the GRU recurrence (PyTorch's nn.GRU): one layer, one direction ---- */ \
+/* r, z = sigmoid(gates[t]_rz + h_prev W_rz^T);                                 \
+ * n = tanh(gates[t]_n + r (h_prev W_hn^T + b_hn));  h_t = (1-z) n + z h_prev. \
+ * gates (T,B,3H): on entry the input projection x_t Wxh^T + bh (bh's r and z  \
+ * rows the sums of both biases, its n rows b_in), on exit r z n. Whh (3H,H);  \
+ * bhn (H) or NULL. hidden_states (T,B,H) <- h_t; hn (T,B,H) <- h_prev W_hn^T  \
+ * + b_hn (for the backward). The rest as crnn_elman_forward; workspace as     \
+ * crnn_gru_workspace. */                                                       \
+void crnn_gru_forward_##sfx(real *gates, real *hidden_states, real *hn,         \
+    real *h_n, const real *h0, const real *Whh, const real *bhn,                \
+    const int64_t *lengths, real *workspace, ptrdiff_t T, ptrdiff_t B,          \
+    ptrdiff_t H, int reverse);                                                  \
+/* BPTT of crnn_gru_forward. d_hidden (T,B,H): dLoss/dh_t from above; dh_n     \
+ * (B,H) or NULL. d_gates (T,B,3H) <- dLoss/d(input projection), d_hn (T,B,H)  \
+ * <- dLoss/d(h_prev W_hn^T + b_hn), both 0 past each length. dWhh (3H,H) +=; \
+ * dbhn (H) += (NULL skips); dh0 (B,H) += (NULL skips). */                      \
+void crnn_gru_backward_##sfx(real *dWhh, real *dbhn, real *dh0, real *d_gates,  \
+    real *d_hn, const real *d_hidden, const real *dh_n, const real *h0,         \
+    const real *gates, const real *hidden_states, const real *hn,               \
+    const real *Whh, const int64_t *lengths, real *workspace, ptrdiff_t T,      \
+    ptrdiff_t B, ptrdiff_t H, int reverse);                                     \
                                                                                 \
 /* ---- dropout: the mask holds 0 or 1/(1-p) ---- */                            \
 /* y (n) <- x * mask, or with accumulate y += x * mask (the backward) */        \

@@ -23,13 +23,7 @@ static void FN(elman_workspace)(real *workspace, ptrdiff_t B, ptrdiff_t H,
     *da_first = *carry + B * H;
 }
 
-/* With lengths, the rows of the steps a sequence does not have are zeroed
- * after each step, so the next step's product reads a zero state there: what
- * the reverse direction of a sequence must start from, when h0 is zero. The
- * forward direction's rows past a length are never read by a step of its own.
- * So only two things need rows copied, once per sequence, not once per step:
- * h_n, taken at each sequence's last step, and a given h0 in reverse, put in
- * the (zero) row the sequence's first step reads, and zeroed again after. */
+/* With lengths, see states.inc.c. */
 void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
                             const real *Whh, const int64_t *lengths, real *workspace,
                             ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
@@ -38,36 +32,21 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
     real *WhhT, *unused_carry, *unused_da_first;
     FN(elman_workspace)(workspace, B, H, &WhhT, &unused_carry, &unused_da_first);
     kern->transpose(WhhT, padded_ld(H), Whh, H, H);
-    const size_t row_bytes = (size_t)H * sizeof(real);
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
         real *h = hidden_states + t * B * H;
-        real *h_next_row = reverse ? h + B * H : NULL; /* the row h_prev is, in reverse */
-        /* in reverse, a sequence shorter than T starts from h0 at t = lengths[b]-1 */
-        if (lengths && h0 && reverse && s > 0)
-            for (ptrdiff_t b = 0; b < B; b++)
-                if (t == lengths[b] - 1) memcpy(h_next_row + b * H, h0 + b * H, row_bytes);
+        real *h_next_row = reverse && s > 0 ? h + B * H : NULL; /* h_prev, in reverse */
+        if (lengths && h0 && h_next_row) FN(states_restart)(h_next_row, h0, lengths, t, B, H);
         /* a_t += h_prev Whh^T;  h_t = act(a_t), over the rows that may run */
         const ptrdiff_t rows = rows_at(lengths, t, B);
-        if (h_prev) FN(recurrent_product)(kern, h, h_prev, WhhT, padded_ld(H), rows, H, s % 2);
+        if (h_prev) FN(recurrent_product)(kern, h, h_prev, WhhT, padded_ld(H), rows, H, H, s % 2);
         FN(activate)(kern, h, rows * H, activation);
-        if (lengths) {
-            memset(h + rows * H, 0, (size_t)(B - rows) * row_bytes);
-            for (ptrdiff_t b = 0; b < rows; b++) {
-                if (t >= lengths[b]) memset(h + b * H, 0, row_bytes);
-                else if (h_n && !reverse && t == lengths[b] - 1)
-                    memcpy(h_n + b * H, h + b * H, row_bytes);
-                if (h0 && reverse && s > 0 && t == lengths[b] - 1)
-                    memset(h_next_row + b * H, 0, row_bytes);
-            }
-        }
+        if (lengths)
+            FN(states_settle)(h, h_n, h0 ? h_next_row : NULL, lengths, t, rows, B, H, reverse);
         h_prev = h;
     }
-    /* the state after each sequence's last step: in reverse, every sequence
-     * ends at t = 0; forward without lengths, at T-1 */
-    if (h_n && (reverse || !lengths))
-        memcpy(h_n, hidden_states + (reverse ? 0 : (T - 1) * B * H), (size_t)B * row_bytes);
+    FN(states_final)(h_n, hidden_states, lengths, T, B, H, reverse);
 }
 
 /* Without lengths every sequence has every step: each step's gradient
@@ -88,7 +67,7 @@ static void FN(elman_backward_full)(const FN(crnn_kernels) *kern, real *dh0,
                                   B * H, activation);
         /* G_h_prev += G_a_t Whh: into the step before, or into dh0 */
         real *d_prev = s > 0 ? d_hidden + step_at(s - 1, T, reverse) * B * H : dh0;
-        if (d_prev) FN(recurrent_product)(kern, d_prev, da, Whh, H, B, H, s % 2);
+        if (d_prev) FN(recurrent_product)(kern, d_prev, da, Whh, H, B, H, H, s % 2);
     }
 }
 
@@ -123,7 +102,7 @@ static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
             if (t == (reverse ? lengths[b] - 1 : 0)) memcpy(da_first + b * H, da_b, row_bytes);
         }
         /* G_h_prev = G_a_t Whh (rows past a sequence's length add 0) */
-        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh, H, rows, H, s % 2);
+        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh, H, rows, H, H, s % 2);
     }
     if (dh0) for (ptrdiff_t i = 0; i < B * H; i++) dh0[i] += carry[i];
 }

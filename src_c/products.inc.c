@@ -16,18 +16,19 @@ static void FN(matmul_tn)(const FN(crnn_kernels) *kern, real *C, const real *A,
     kern->matmul(C, K, A, 1, N, Bm, K, N, K, M);
 }
 
-/* C (B,H) += A (B,H) W (H,H), W's rows ld apart: the product of every step.
- * With `backwards`, the sum over k runs from H-1 down. Alternating the
- * direction from step to step finds the rows of W the last step read last
- * still in L1 (measured: 15-30 % faster for H = 96..160, where W is a little
- * larger than L1). */
+/* C (M,N) += A (M,K) W (K,N), W's rows ld apart: the product of every step
+ * (M = B sequences; N = K = H for the Elman cell, N = 4H or 3H forward and
+ * K = 4H or 3H backward for the gated ones). With `backwards`, the sum over
+ * k runs from K-1 down. Alternating the direction from step to step finds
+ * the rows of W the last step read last still in L1 (measured: 15-30 %
+ * faster for H = 96..160, where W is a little larger than L1). */
 static void FN(recurrent_product)(const FN(crnn_kernels) *kern, real *C,
                                   const real *A, const real *W, ptrdiff_t ld,
-                                  ptrdiff_t B, ptrdiff_t H, int backwards) {
+                                  ptrdiff_t M, ptrdiff_t N, ptrdiff_t K, int backwards) {
     if (backwards)
-        kern->matmul(C, H, A + (H - 1), H, -1, W + (H - 1) * ld, -ld, B, H, H);
+        kern->matmul(C, N, A + (K - 1), K, -1, W + (K - 1) * ld, -ld, M, N, K);
     else
-        kern->matmul(C, H, A, H, 1, W, ld, B, H, H);
+        kern->matmul(C, N, A, K, 1, W, ld, M, N, K);
 }
 
 /* W^T (C,R) of W (R,C) at the start of workspace, aligned, its rows
