@@ -1,4 +1,5 @@
 """Build the C core (src_c/) and its Cython wrapper (crnn/_core.pyx) into crnn._core."""
+import glob
 import os
 import sys
 
@@ -50,11 +51,9 @@ core = Extension(
     "crnn._core",
     sources=["crnn/_core.pyx", "src_c/crnn.c", "src_c/dispatch.c", "src_c/kernels_x86.c"],
     include_dirs=["src_c"],
-    depends=["crnn/_core.pxd", "crnn/_ops.pxi", "src_c/crnn.h", "src_c/kernels.h", "src_c/kernels_portable.inc.c",
-             "src_c/kernels_simd.inc.c", "src_c/tanh_simd.inc.c", "src_c/simd_end.inc.h", "src_c/simd_instance.inc.c",
-             "src_c/update_simd.inc.c",
-             "src_c/products.inc.c", "src_c/linear.inc.c", "src_c/onehot.inc.c",
-             "src_c/activation.inc.c", "src_c/elman.inc.c", "src_c/train.inc.c"],
+    # every header and template the sources include: a change to any rebuilds
+    depends=["crnn/_core.pxd", "crnn/_ops.pxi"]
+    + sorted(glob.glob("src_c/*.h") + glob.glob("src_c/*.inc.c")),
 )
 
 setup(

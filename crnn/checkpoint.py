@@ -1,5 +1,6 @@
-"""Checkpoints: one ``.npz`` file with a model's sizes, options (layers,
-directions, nonlinearity, ...), dtype and parameters, and optionally its
+"""Checkpoints: one ``.npz`` file with a model's cell (RNN, LSTM or GRU;
+RNN when a file names none), sizes, options (layers, directions,
+nonlinearity, ...), dtype and parameters, and optionally its
 vocabulary, optimizer state, step count and loss history. Files of the first
 format (one layer, before the options) still load.
 
@@ -15,7 +16,7 @@ import zipfile
 import numpy as np
 
 from ._files import atomic_write
-from .rnn import RNN
+from .rnn import CELLS
 
 FORMAT = "crnn-checkpoint-2"
 FORMATS = ("crnn-checkpoint-1", FORMAT)  # what load reads
@@ -40,6 +41,7 @@ def save(path, rnn, *, vocabulary=None, optimizer=None, step=0, losses=()):
         # output_size 0: no output layer
         "sizes": np.array([rnn.input_size, rnn.hidden_size, rnn.output_size or 0],
                           dtype=np.int64),
+        "cell": np.array(rnn.cell),
         "options": np.array(json.dumps(rnn._options())),
         "dtype": np.array(rnn.dtype.name),
         "step": np.array(int(step), dtype=np.int64),
@@ -77,7 +79,7 @@ def _require(path, contents, key):
     return contents[key]
 
 
-KNOWN = {"format", "sizes", "options", "dtype", "step", "losses", "vocabulary"}
+KNOWN = {"format", "cell", "sizes", "options", "dtype", "step", "losses", "vocabulary"}
 KNOWN_PREFIXES = ("param/", "optimizer/")
 
 
@@ -98,8 +100,11 @@ def _from_arrays(path, contents):
     if dtype not in ("float32", "float64"):
         raise ValueError(f"{path}: dtype must be float32 or float64, got {dtype!r}")
     options = _options(path, contents) if version == FORMAT else {}
+    cell = str(contents.get("cell", "rnn"))
+    if cell not in CELLS:
+        raise ValueError(f"{path}: cell must be one of {sorted(CELLS)}, got {cell!r}")
     try:
-        rnn = RNN(I, O or None, H, dtype=dtype, seed=0, **options)
+        rnn = CELLS[cell](I, O or None, H, dtype=dtype, seed=0, **options)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: its options do not make a model: {error}") from None
     for p in rnn.layout.parameters:
@@ -123,11 +128,11 @@ def _from_arrays(path, contents):
 
 
 OPTIONS = {"num_layers": int, "nonlinearity": str, "bidirectional": bool, "bias": bool,
-           "dropout": float, "batch_first": bool, "init": str}
+           "dropout": float, "batch_first": bool, "init": str, "forget_bias": float}
 
 
 def _options(path, contents):
-    """The model's options, as a dict RNN takes; only the known ones."""
+    """The model's options, as a dict its class takes; only the known ones."""
     try:
         options = json.loads(str(_require(path, contents, "options")))
     except json.JSONDecodeError as error:

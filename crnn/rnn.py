@@ -442,7 +442,8 @@ class Recurrent:
         each gradient value to [-clip, clip]; clip_norm: scale the gradients
         to that global norm at most. optimizer: a crnn.optim optimizer over
         ``parameters()``. Returns the loss (a float) and the final state h_n
-        ((B, H) when L*D = 1, else (L*D, B, H)). A loss that is NaN or
+        ((B, H) when L*D = 1, else (L*D, B, H); an LSTM's, the pair (h_n,
+        c_n), which h0 takes back). A loss that is NaN or
         infinite raises FloatingPointError before any update.
         """
         return training.train_step(self, inputs, targets, h0, optimizer=optimizer,

@@ -50,7 +50,9 @@ def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=
     if clip_norm is not None:
         clip_global_norm(grads, clip_norm)
     optimizer.step(grads)
-    return value, (h_n[0] if len(h_n) == 1 else h_n)
+    # (B, H) for one layer and direction, as h0 may be given; an LSTM's pair likewise
+    one = (lambda state: state[0] if len(state) == 1 else state)
+    return value, tuple(map(one, h_n)) if isinstance(h_n, tuple) else one(h_n)
 
 
 def windows(ids, seq_length):

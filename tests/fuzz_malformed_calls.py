@@ -56,24 +56,30 @@ options = st.fixed_dictionaries({}, optional={
     "batch_first": st.booleans(),
     "init": st.sampled_from(["normal", "pytorch", "orthogonal", "identity", "zeros"]),
     "output_size": st.sampled_from([None, 2, 0]),
+    "forget_bias": st.sampled_from([0.0, 1.0, np.inf, "1"]),
 })
+# a state: an array or not, or a pair (an LSTM's) or a tuple of another length
+states = st.one_of(arrays(), st.tuples(arrays(), arrays()), st.tuples(arrays()),
+                   st.tuples(arrays(), arrays(), arrays()))
 
 
 @settings(max_examples=int(sys.argv[1]) if len(sys.argv) > 1 else 400, deadline=None,
           derandomize=True, suppress_health_check=list(HealthCheck))
-@given(I=sizes, O=sizes, H=sizes, X=arrays(), h0=arrays(), dY=arrays(), d_y=arrays(),
-       extra=arrays(), lengths=arrays(), options=options, order=st.permutations(range(5)),
-       input_grad=st.booleans(), return_state=st.booleans())
-def fuzz(I, O, H, X, h0, dY, d_y, extra, lengths, options, order, input_grad, return_state):
+@given(cell=st.sampled_from(["rnn", "lstm", "gru"]), I=sizes, O=sizes, H=sizes, X=arrays(),
+       h0=states, dY=arrays(), d_y=arrays(), extra=states, lengths=arrays(), options=options,
+       order=st.permutations(range(5)), input_grad=st.booleans(), return_state=st.booleans())
+def fuzz(cell, I, O, H, X, h0, dY, d_y, extra, lengths, options, order, input_grad,
+         return_state):
     options = dict(options)
     O = options.pop("output_size", O)
+    model = crnn.rnn.CELLS[cell]
     try:
-        rnn = crnn.RNN(I, O, H, seed=0, **options)
+        rnn = model(I, O, H, seed=0, **options)
     except ALLOWED:
         try:
-            rnn = crnn.RNN(3, 2, 4, seed=0, **options)
+            rnn = model(3, 2, 4, seed=0, **options)
         except ALLOWED:
-            rnn = crnn.RNN(3, 2, 4, seed=0)
+            rnn = model(3, 2, 4, seed=0)
     opt = crnn.optim.SGD(rnn.parameters(), lr=0.1)
     steps = [
         lambda: call(rnn.forward_batch, X, h0, lengths=lengths, return_state=return_state),

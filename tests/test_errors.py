@@ -3,6 +3,7 @@ came, never a crash or a silently wrong result."""
 import numpy as np
 import pytest
 
+import crnn
 from crnn import RNN
 
 I, H, O = 3, 4, 2
@@ -252,3 +253,41 @@ def test_states_of_stacked_models():
         one.backward_batch(np.zeros((5, 2, H)))
     with pytest.raises(ValueError, match=r"X must have shape \(B, T, input_size\) = \(B, T, 3\)"):
         one.forward_batch(np.zeros((2, 5, I + 1)))
+
+
+def test_lstm_states_are_pairs():
+    lstm = crnn.LSTM(I, O, H, num_layers=2, seed=0)
+    X = np.zeros((5, 2, I))
+    with pytest.raises(TypeError, match=r"an LSTM's h0 is a pair \(h0, c0\) of arrays "
+                                        r"\(num_layers \* directions, B, hidden_size\), or "
+                                        r"None; got a ndarray"):
+        lstm.forward_batch(X, np.zeros((2, 2, H)))
+    with pytest.raises(TypeError, match=r"h0 is a pair \(h0, c0\).*got a tuple of 3"):
+        lstm.forward_batch(X, (np.zeros((2, 2, H)),) * 3)
+    with pytest.raises(ValueError, match=r"c0 must have shape \(num_layers \* directions, B, "
+                                         r"hidden_size\) = \(2, 2, 4\), got \(2, 2, 5\)"):
+        lstm.forward_batch(X, (np.zeros((2, 2, H)), np.zeros((2, 2, H + 1))))
+    with pytest.raises(TypeError, match="c0 must hold real numbers"):
+        lstm.forward_batch(X, (None, np.array([["a"]])))
+    _, _, (h_n, c_n) = lstm.forward_batch(X, (None, np.ones((2, 2, H))), return_state=True)
+    with pytest.raises(TypeError, match=r"an LSTM's dh is a pair \(dh, dc\)"):
+        lstm.backward_batch(np.zeros((5, 2, O)), h_n)
+    with pytest.raises(ValueError, match=r"dc must have shape .* = \(2, 2, 4\), got \(2, 4\)"):
+        lstm.backward_batch(np.zeros((5, 2, O)), (h_n, np.zeros((2, H))))
+    grads = lstm.backward_batch(np.zeros((5, 2, O)), (None, c_n))
+    assert grads["h0"].shape == grads["c0"].shape == (2, 2, H)
+
+
+@pytest.mark.parametrize("cell,kwargs,error,match", [
+    ("lstm", dict(nonlinearity="relu"), TypeError, "unexpected keyword argument 'nonlinearity'"),
+    ("gru", dict(init="identity"), ValueError,
+     "init must be one of 'pytorch', 'orthogonal', 'normal', got 'identity'"),
+    ("lstm", dict(forget_bias="1"), TypeError, "forget_bias must be a real number, got '1'"),
+    ("lstm", dict(forget_bias=float("nan")), ValueError, "forget_bias must be finite, got nan"),
+    ("lstm", dict(forget_bias=1.0, bias=False), ValueError,
+     "forget_bias=1.0 needs the biases: bias=True"),
+    ("gru", dict(forget_bias=1.0), TypeError, "unexpected keyword argument 'forget_bias'"),
+])
+def test_gated_constructor_options(cell, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        crnn.rnn.CELLS[cell](3, 2, 4, **kwargs)

@@ -106,26 +106,11 @@ def test_cells_are_pytorchs(cell, layers, bidirectional, bias, O, lengths, torch
     h0, c0 = rng.standard_normal((layers * D, B, H)), rng.standard_normal((layers * D, B, H))
     lengths = None if lengths is None else np.array(lengths)
 
-    X_t = torch.from_numpy(X).requires_grad_()
-    h0_t, c0_t = torch.from_numpy(h0).requires_grad_(), torch.from_numpy(c0).requires_grad_()
-    state_t = (h0_t, c0_t) if cell == "lstm" else h0_t
-    if lengths is None:
-        out, final_t = module(X_t, state_t)
-    else:
-        packed = torch.nn.utils.rnn.pack_padded_sequence(X_t, torch.from_numpy(lengths),
-                                                         enforce_sorted=False)
-        out, final_t = module(packed, state_t)
-        out = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)[0]
-    Y_t = out if linear is None else linear(out)
-    if lengths is not None and linear is not None:
-        Y_t = Y_t * (torch.arange(T)[:, None] < torch.from_numpy(lengths))[..., None]
-    dY = rng.standard_normal(tuple(Y_t.shape))
     dh, dc = rng.standard_normal(h0.shape), rng.standard_normal(h0.shape)
-    h_n_t, c_n_t = final_t if cell == "lstm" else (final_t, None)
-    total = (Y_t * torch.from_numpy(dY)).sum() + (h_n_t * torch.from_numpy(dh)).sum()
-    if cell == "lstm":
-        total = total + (c_n_t * torch.from_numpy(dc)).sum()
-    total.backward()
+    run = torch_run(torch, module, linear, X, h0, c0, dh, dc, lengths, rng)
+    out, Y_t, dY = run["out"], run["Y"], run["dY"]
+    h_n_t, c_n_t = run["finals"] if cell == "lstm" else (run["finals"][0], None)
+    X_t, h0_t, c0_t = run["X"], run["h0"], run["c0"]
 
     state = (h0, c0) if cell == "lstm" else h0
     top, final = reference.forward(params, X, state, lengths=lengths, return_state=True)
@@ -144,6 +129,35 @@ def test_cells_are_pytorchs(cell, layers, bidirectional, bias, O, lengths, torch
     assert relative_error(grads["X"], X_t.grad.numpy()) < 1e-12
     if cell == "lstm":
         assert relative_error(grads["c0"].reshape(c0.shape), c0_t.grad.numpy()) < 1e-12
+
+
+def torch_run(torch, module, linear, X, h0, c0, dh, dc, lengths, rng):
+    """Autograd through a torch nn.LSTM / nn.GRU (+ Linear) from (h0, c0),
+    packed sequences for lengths, of sum(dY * Y) + sum(dh * h_n) (+ sum(dc *
+    c_n)) with dY drawn from rng: a dict of out, Y, dY, finals (h_n, and
+    c_n) and the leaf tensors X, h0, c0 holding their gradients."""
+    lstm = isinstance(module, torch.nn.LSTM)
+    T = X.shape[0]
+    X_t = torch.from_numpy(X).requires_grad_()
+    h0_t, c0_t = torch.from_numpy(h0).requires_grad_(), torch.from_numpy(c0).requires_grad_()
+    state_t = (h0_t, c0_t) if lstm else h0_t
+    if lengths is None:
+        out, final_t = module(X_t, state_t)
+    else:
+        packed = torch.nn.utils.rnn.pack_padded_sequence(X_t, torch.from_numpy(lengths),
+                                                         enforce_sorted=False)
+        out, final_t = module(packed, state_t)
+        out = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)[0]
+    Y_t = out if linear is None else linear(out)
+    if lengths is not None and linear is not None:
+        Y_t = Y_t * (torch.arange(T)[:, None] < torch.from_numpy(lengths))[..., None]
+    dY = rng.standard_normal(tuple(Y_t.shape)).astype(X.dtype)
+    finals = final_t if lstm else (final_t,)
+    total = (Y_t * torch.from_numpy(dY)).sum()
+    for state, d in zip(finals, (dh, dc)):
+        total = total + (state * torch.from_numpy(d)).sum()
+    total.backward()
+    return {"out": out, "Y": Y_t, "dY": dY, "finals": finals, "X": X_t, "h0": h0_t, "c0": c0_t}
 
 
 def from_torch_module_grads(module, linear, cell):
