@@ -1,14 +1,18 @@
-"""Export an RNN as a standard ONNX graph: one ONNX ``RNN`` operator per
-layer (forward or bidirectional, Tanh or Relu), MatMul and Add for the output
-layer. ``onnx`` is imported only when used (``pip install onnx``); the graph
-runs in ONNX Runtime.
+"""Export a model as a standard ONNX graph: one ONNX ``RNN`` (Tanh or Relu),
+``LSTM`` or ``GRU`` operator per layer, forward or bidirectional, and MatMul
+and Add for the output layer. ``onnx`` is imported only when used (``pip
+install onnx``); the graph runs in ONNX Runtime.
+
+ONNX stacks the gates in its own orders: an LSTM's i, o, f, c (PyTorch's and
+crnn's i, f, g, o), a GRU's z, r, h (crnn's r, z, n) with
+``linear_before_reset=1``, PyTorch's form, where b_hn sits inside r * (...).
 
 Inputs: ``X`` (T, B, I) floats, T and B dynamic (time first, whatever the
 model's ``batch_first``), and, with ``sequence_lens=True``, ``sequence_lens``
 (B,) int32, each sequence's length. Outputs: ``Y`` (T, B, O) (the top
 layer's output (T, B, D*H) without an output layer) and ``h_n`` (L*D, B,
-H), as ``RNN.forward_batch(X, lengths=..., return_state=True)`` gives them
-with a zero h0: ONNX Runtime writes zeros past each length, and the graph
+H) (and an LSTM's ``c_n``), as ``forward_batch(X, lengths=...,
+return_state=True)`` gives them with a zero initial state: ONNX Runtime writes zeros past each length, and the graph
 zeroes the output layer's rows there too, as crnn does.
 """
 import numpy as np
@@ -16,6 +20,33 @@ import numpy as np
 from ._files import atomic_write
 
 OPSET = 17
+
+# per cell: the ONNX operator, and crnn's gate blocks in the operator's order
+OPERATORS = {"rnn": ("RNN", [0]), "lstm": ("LSTM", [0, 3, 1, 2]), "gru": ("GRU", [1, 0, 2])}
+
+
+def _onnx_gates(W, order):
+    """W (G*H, ...) with its gate blocks in ONNX's order."""
+    blocks = np.split(W, len(order))
+    return np.concatenate([blocks[i] for i in order])
+
+
+def _layer_tensors(rnn, names):
+    """ONNX's W (D, G*H, IN), R (D, G*H, H) and B (D, 2*G*H) of one layer,
+    from its directions' crnn names (Wxh, Whh, bh, bhn): the input side's
+    biases hold bh, the recurrent side's zeros but a GRU's b_hn."""
+    params, H, G = rnn.parameters(), rnn.hidden_size, rnn.layout.gates
+    order = OPERATORS[rnn.cell][1]
+    W, R, B = [], [], []
+    for _, _, w, r, b, bhn in names:
+        W.append(_onnx_gates(params[w], order))
+        R.append(_onnx_gates(params[r], order))
+        input_bias = params[b][:, 0] if b else np.zeros(G * H, rnn.dtype)
+        recurrent_bias = np.zeros(G * H, rnn.dtype)
+        if bhn:  # the h gate's, last in ONNX's order as in crnn's
+            recurrent_bias[2 * H:] = params[bhn][:, 0]
+        B.append(np.concatenate([_onnx_gates(input_bias, order), recurrent_bias]))
+    return np.stack(W), np.stack(R), np.stack(B).astype(rnn.dtype)
 
 
 def _onnx():
@@ -33,34 +64,37 @@ def build_model(rnn, sequence_lens=False):
 
     elem = TensorProto.FLOAT if rnn.dtype == np.float32 else TensorProto.DOUBLE
     H, D, L = rnn.hidden_size, rnn.directions, rnn.num_layers
-    params = rnn.parameters()
+    lstm = rnn.cell == "lstm"
+    operator = OPERATORS[rnn.cell][0]
+    attributes = {"hidden_size": H, "direction": "bidirectional" if D == 2 else "forward"}
+    if rnn.cell == "rnn":
+        attributes["activations"] = [rnn.nonlinearity.capitalize()] * D
+    elif rnn.cell == "gru":
+        attributes["linear_before_reset"] = 1
     lens = "sequence_lens" if sequence_lens else ""
-    initializers, nodes, finals = [], [], []
+    initializers, nodes, finals, cell_finals = [], [], [], []
     layer_input = "X"
     for k in range(L):
         names = [n for n in rnn.layout.recurrent() if n[0] == k]  # one per direction
-        # ONNX's RNN has two biases (input and recurrent); crnn's bh is their sum
-        bias = [np.concatenate([params[b][:, 0] if b else np.zeros(H, rnn.dtype),
-                                np.zeros(H, rnn.dtype)]) for _, _, _, _, b, _ in names]
-        initializers += [
-            numpy_helper.from_array(np.stack([params[w] for _, _, w, _, _, _ in names]), f"W_{k}"),
-            numpy_helper.from_array(np.stack([params[r] for _, _, _, r, _, _ in names]), f"R_{k}"),
-            numpy_helper.from_array(np.stack(bias).astype(rnn.dtype), f"B_{k}"),
-        ]
+        for name, value in zip("WRB", _layer_tensors(rnn, names)):
+            initializers.append(numpy_helper.from_array(value, f"{name}_{k}"))
+        outputs_k = [f"Y_{k}", f"Y_h_{k}"] + ([f"Y_c_{k}"] if lstm else [])
         nodes += [
-            # Y_k (T, D, B, H), Y_h_k (D, B, H): zeros past each length
-            helper.make_node("RNN", [layer_input, f"W_{k}", f"R_{k}", f"B_{k}", lens],
-                             [f"Y_{k}", f"Y_h_{k}"], hidden_size=H,
-                             activations=[rnn.nonlinearity.capitalize()] * D,
-                             direction="bidirectional" if D == 2 else "forward"),
+            # Y_k (T, D, B, H), Y_h_k (and Y_c_k) (D, B, H): zeros past each length
+            helper.make_node(operator, [layer_input, f"W_{k}", f"R_{k}", f"B_{k}", lens],
+                             outputs_k, **attributes),
             helper.make_node("Transpose", [f"Y_{k}"], [f"Y_{k}_TBDH"], perm=[0, 2, 1, 3]),
             helper.make_node("Reshape", [f"Y_{k}_TBDH", "shape_TB_"], [f"out_{k}"]),
         ]
         finals.append(f"Y_h_{k}")
+        cell_finals.append(f"Y_c_{k}")
         layer_input = f"out_{k}"
     initializers.append(numpy_helper.from_array(np.array([0, 0, -1], dtype=np.int64), "shape_TB_"))
     nodes.append(helper.make_node("Concat", finals, ["h_n"], axis=0))  # (L*D, B, H)
     outputs = [helper.make_tensor_value_info("h_n", elem, [L * D, "B", H])]
+    if lstm:
+        nodes.append(helper.make_node("Concat", cell_finals, ["c_n"], axis=0))
+        outputs.append(helper.make_tensor_value_info("c_n", elem, [L * D, "B", H]))
     if rnn.output_size is None:
         nodes.append(helper.make_node("Identity", [layer_input], ["Y"]))
         outputs.insert(0, helper.make_tensor_value_info("Y", elem, ["T", "B", D * H]))
@@ -78,7 +112,7 @@ def build_model(rnn, sequence_lens=False):
     inputs = [helper.make_tensor_value_info("X", elem, ["T", "B", rnn.input_size])]
     if sequence_lens:
         inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["B"]))
-    graph = helper.make_graph(nodes, "crnn_elman_rnn", inputs, outputs, initializers)
+    graph = helper.make_graph(nodes, f"crnn_{rnn.cell}", inputs, outputs, initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="crnn")
     model.ir_version = min(model.ir_version, 8)  # readable by older runtimes too

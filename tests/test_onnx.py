@@ -1,5 +1,5 @@
 """The ONNX graph of a model gives crnn's outputs in ONNX Runtime (run where
-onnx and onnxruntime are installed): every layer count, direction and
+onnx and onnxruntime are installed): every cell, layer count, direction and
 activation, with and without lengths and an output layer."""
 import numpy as np
 import pytest
@@ -47,3 +47,26 @@ def test_layers_directions_and_lengths(layers, bidirectional, nonlinearity, outp
     Y, _, h_n = rnn.forward_batch(X, lengths=lengths, return_state=True)
     np.testing.assert_allclose(Y_onnx, Y, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(h_n_onnx, h_n, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["padded", "lengths"])
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("layers,bidirectional,bias,output", [
+    (1, False, True, 4), (2, True, True, None), (3, False, False, 3), (2, True, False, 5)])
+def test_gated_cells(cell, layers, bidirectional, bias, output, with_lengths, tmp_path):
+    """ONNX's LSTM (gates i, o, f, c) and GRU (z, r, h, linear_before_reset)
+    compute crnn's: outputs, h_n and an LSTM's c_n."""
+    T, B, I, H = 9, 4, 5, 8
+    rng = np.random.default_rng(layers)
+    model = crnn.rnn.CELLS[cell](I, output, H, num_layers=layers, bidirectional=bidirectional,
+                                 bias=bias, dtype=np.float32, seed=layers)
+    for p in model.parameters().values():  # biases of every gate, not PyTorch's small ones
+        p[...] = rng.standard_normal(p.shape) * 0.5
+    X = rng.standard_normal((T, B, I)).astype(np.float32)
+    lengths = np.array([9, 1, 5, 7]) if with_lengths else None
+    results = run_onnx(model, tmp_path / "model.onnx", X, lengths)
+    Y, _, final = model.forward_batch(X, lengths=lengths, return_state=True)
+    expected = [Y, *final] if cell == "lstm" else [Y, final]
+    assert len(results) == len(expected)
+    for got, want in zip(results, expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
