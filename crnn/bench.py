@@ -4,11 +4,12 @@
     python -m crnn.bench --config charrnn --config 10,4,8,16,8 --dtype float64
     python -m crnn.bench --threads 2 --json out.json --plot out.png
     python -m crnn.bench --config charrnn --layers 2 --bidirectional --lengths
+    python -m crnn.bench --cell lstm --cell gru --config small
 
-Each system gets the same weights and inputs. ``--layers``, ``--bidirectional``
-and ``--lengths`` (each sequence's length drawn uniformly from [T/2, T];
+Each system gets the same weights and inputs. ``--cell`` (rnn, lstm, gru;
+repeatable), ``--layers``, ``--bidirectional`` and ``--lengths`` (each sequence's length drawn uniformly from [T/2, T];
 PyTorch then runs ``pack_padded_sequence``, ONNX Runtime ``sequence_lens``)
-change the model; a row's configuration names them ("medium L2 bi len"). Times are medians of repeated
+change the model; a row's configuration names them ("medium lstm L2 bi len"). Times are medians of repeated
 runs, measured in one process, one system after the other; ratios are a
 peer's median over crnn's. Forward is the recurrence and the output layer at
 every step; forward+backward adds BPTT from dY to every parameter gradient
@@ -16,9 +17,10 @@ every step; forward+backward adds BPTT from dY to every parameter gradient
 "% peak" is against the machine's own matrix-multiply rate, measured here in
 the same run with the same number of threads.
 
-Optional peers, each imported only if installed: torch (nn.RNN + nn.Linear),
-onnxruntime with onnx (the RNN operator + MatMul/Add; forward only, float32
-only: ONNX Runtime has no float64 RNN kernel), threadpoolctl (to hold NumPy's
+Optional peers, each imported only if installed: torch (nn.RNN, nn.LSTM or
+nn.GRU + nn.Linear), onnxruntime with onnx (the RNN, LSTM or GRU operator +
+MatMul/Add; forward only, float32 only: ONNX Runtime has no float64 RNN
+kernel), threadpoolctl (to hold NumPy's
 BLAS to --threads), matplotlib (for --plot).
 """
 import argparse
@@ -33,6 +35,7 @@ import time
 import numpy as np
 
 from . import RNN, _core, reference
+from .rnn import CELLS
 from ._files import atomic_write
 from .layers import Layout
 
@@ -65,24 +68,35 @@ TARGETS += [
     ("medium L2", "torch", "fwd+bwd", "float32", 1, 1.5),
     ("medium len", "torch", "fwd+bwd", "float32", 1, 5),
 ]
+# the gated cells' issue: against nn.LSTM / nn.GRU and ONNX Runtime's operators
+for _cell, _torch_factor in (("lstm", 4), ("gru", 10)):
+    TARGETS += [
+        (f"charrnn {_cell}", "torch", "fwd+bwd", "float32", 1, _torch_factor),
+        (f"small {_cell}", "torch", "fwd+bwd", "float32", 1, _torch_factor),
+        (f"charrnn {_cell}", "onnxruntime", "fwd", "float32", 1, 1.5),
+        (f"small {_cell}", "onnxruntime", "fwd", "float32", 1, 1.5),
+        (f"medium {_cell}", "torch", "fwd+bwd", "float32", 1, 1.5),
+        (f"large {_cell}", "torch", "fwd+bwd", "float32", 1, 1.1),
+    ]
 # crnn with lengths against crnn without, on the same configuration: at most 5 % slower
 LENGTHS_OVERHEAD_TARGET = 1.05
 SEED_API_TARGET_US = 5.0
 TRAINING_TARGET = 15  # crnn's char-RNN training iterations per second over the NumPy loop's
 
 
-def flops(T, B, I, H, O, backward, layers=1, directions=1):
+def flops(T, B, I, H, O, backward, layers=1, directions=1, gates=1):
     """2 FLOP per multiply-add. Forward, per row: each layer and direction
-    IN*H + H*H (IN = I, then D*H), and D*H*O for the output layer. Backward
-    adds 2*D*H*O (dY Why, dWhy), 2*H*H per layer and direction (recurrence,
-    dWhh), IN*H (dWxh), and IN*H more above the first layer (its dX)."""
-    DH = directions * H
+    IN*GH + H*GH (IN = I, then D*H; GH = gates*H: 4H for an LSTM, 3H for a
+    GRU), and D*H*O for the output layer. Backward adds 2*D*H*O (dY Why,
+    dWhy), 2*H*GH per layer and direction (recurrence, dWhh), IN*GH (dWxh),
+    and IN*GH more above the first layer (its dX)."""
+    DH, GH = directions * H, gates * H
     forward = DH * O
     extra = 2 * DH * O
     for k in range(layers):
         IN = I if k == 0 else DH
-        forward += directions * (IN * H + H * H)
-        extra += directions * (2 * H * H + IN * H + (IN * H if k else 0))
+        forward += directions * (IN * GH + H * GH)
+        extra += directions * (2 * H * GH + IN * GH + (IN * GH if k else 0))
     return 2 * T * B * (forward + (extra if backward else 0))
 
 
@@ -105,9 +119,10 @@ def median_time(run, repeat, budget=2.0):
 # ---- the systems: each returns {"fwd": callable, "fwd+bwd": callable} or None
 
 def crnn_model(layout, params, dtype):
-    """A crnn RNN of ``layout`` with the parameters ``params`` (by name)."""
-    rnn = RNN(layout.input_size, layout.output_size, layout.hidden_size,
-              num_layers=layout.num_layers, bidirectional=layout.directions == 2, dtype=dtype)
+    """A crnn model of ``layout`` (its cell) with the parameters ``params`` (by name)."""
+    rnn = CELLS[layout.cell](layout.input_size, layout.output_size, layout.hidden_size,
+                             num_layers=layout.num_layers,
+                             bidirectional=layout.directions == 2, dtype=dtype)
     for name, value in params.items():
         rnn.parameters()[name][...] = value
     return rnn
@@ -156,8 +171,8 @@ def reference_system(layout, params, X, dY, lengths, dtype):
 
 
 def torch_system(layout, params, X, dY, lengths, dtype):
-    """nn.RNN + nn.Linear; with lengths, through pack_padded_sequence, as
-    PyTorch runs variable lengths."""
+    """nn.RNN, nn.LSTM or nn.GRU + nn.Linear; with lengths, through
+    pack_padded_sequence, as PyTorch runs variable lengths."""
     try:
         import torch
     except ImportError:
@@ -274,27 +289,27 @@ def parse_config(text):
     return text, sizes
 
 
-def variant_name(name, layers, bidirectional, lengths):
-    """A configuration's name with the model's variant: "medium L2 bi len"."""
-    return name + (f" L{layers}" if layers > 1 else "") + (" bi" if bidirectional else "") \
-        + (" len" if lengths else "")
+def variant_name(name, layers, bidirectional, lengths, cell="rnn"):
+    """A configuration's name with the model's variant: "medium lstm L2 bi len"."""
+    return name + (f" {cell}" if cell != "rnn" else "") + (f" L{layers}" if layers > 1 else "") \
+        + (" bi" if bidirectional else "") + (" len" if lengths else "")
 
 
 def random_parameters(layout, dtype, rng):
     """Well-conditioned weights of ``layout``: inputs O(1), a stable recurrence."""
     params = {}
     for p in layout.parameters:
-        scale = {"Wxh": 0.5 / math.sqrt(p.shape[1]), "Whh": 0.9 / math.sqrt(p.shape[0]),
+        scale = {"Wxh": 0.5 / math.sqrt(p.shape[1]), "Whh": 0.9 / math.sqrt(p.shape[1]),
                  "Why": 1 / math.sqrt(p.shape[1])}.get(p.role, 0.1)
         params[p.name] = (rng.standard_normal(p.shape) * scale).astype(dtype)
     return params
 
 
 def benchmark(name, sizes, dtype, threads, repeat, systems, layers=1, bidirectional=False,
-              lengths=False):
+              lengths=False, cell="rnn"):
     T, B, I, H, O = sizes
     rng = np.random.default_rng(0)
-    layout = Layout(I, H, O, layers, bidirectional)
+    layout = Layout(I, H, O, layers, bidirectional, cell=cell)
     params = random_parameters(layout, dtype, rng)
     X = rng.standard_normal((T, B, I)).astype(dtype)
     dY = rng.standard_normal((T, B, O)).astype(dtype)
@@ -302,12 +317,13 @@ def benchmark(name, sizes, dtype, threads, repeat, systems, layers=1, bidirectio
     args = (layout, params, X, dY, seq_lengths, dtype)
     makers = {
         "crnn": lambda: crnn_system(*args),
-        "crnn seed API": lambda: crnn_seed_api_system(*args) if name == "seed" else None,
+        "crnn seed API": lambda: crnn_seed_api_system(*args) if name == "seed" and cell == "rnn"
+        else None,
         "numpy reference": lambda: reference_system(*args),
         "torch": lambda: torch_system(*args),
         "onnxruntime": lambda: onnxruntime_system(*args, threads),
     }
-    label = variant_name(name, layers, bidirectional, lengths)
+    label = variant_name(name, layers, bidirectional, lengths, cell)
     rows = []
     for system, make in makers.items():
         if system.split()[0] not in systems:
@@ -315,7 +331,7 @@ def benchmark(name, sizes, dtype, threads, repeat, systems, layers=1, bidirectio
         runs = make()
         if runs is None:
             continue
-        row = {"config": label, "sizes": sizes, "system": system, "layers": layers,
+        row = {"config": label, "sizes": sizes, "system": system, "cell": cell, "layers": layers,
                "bidirectional": bidirectional, "lengths": bool(lengths)}
         for measure, run in runs.items():
             row[measure] = median_time(run, repeat)
@@ -326,7 +342,7 @@ def benchmark(name, sizes, dtype, threads, repeat, systems, layers=1, bidirectio
         for measure in ("fwd", "fwd+bwd"):
             if measure in row:
                 row[f"{measure} GFLOP/s"] = flops(*sizes, measure == "fwd+bwd", layers,
-                                                  directions) / row[measure] / 1e9
+                                                  directions, layout.gates) / row[measure] / 1e9
                 if base is not None and measure in base:
                     row[f"{measure} ratio"] = row[measure] / base[measure]
     return rows
@@ -460,6 +476,8 @@ def main(argv=None):
                         help="comma-separated subset of crnn,numpy,torch,onnxruntime")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw the times (needs matplotlib)")
+    parser.add_argument("--cell", action="append", choices=sorted(CELLS),
+                        help="the recurrent cell, rnn, lstm or gru; repeatable (default rnn)")
     parser.add_argument("--layers", type=int, default=1, help="stacked layers (default 1)")
     parser.add_argument("--bidirectional", action="store_true", help="both directions")
     parser.add_argument("--lengths", action="store_true",
@@ -494,10 +512,11 @@ def run(args, configs, systems, dtype, limiter):
     used = _core.get_num_threads()
     print(f"crnn was built without OpenMP: it runs on {used} thread\n" if used != args.threads else "")
     rows = []
-    for name, sizes in configs:
-        for lengths in ([False, True] if args.lengths else [False]):
-            rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems,
-                              args.layers, args.bidirectional, lengths)
+    for cell in args.cell or ["rnn"]:
+        for name, sizes in configs:
+            for lengths in ([False, True] if args.lengths else [False]):
+                rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems,
+                                  args.layers, args.bidirectional, lengths, cell)
     print_table(rows, peak, sys.stdout)
     targets = check_targets(rows, args.dtype, args.threads, sys.stdout)
     if args.training:
