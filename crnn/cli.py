@@ -3,6 +3,7 @@
     crnn train                 # a char-RNN on the builtins' docstrings
     crnn train book.txt --iterations 100000 --checkpoint book.npz
     crnn train book.txt --checkpoint book.npz --resume
+    crnn train --cell lstm --layers 2 --hidden 128   # an LSTM, two layers
     crnn sample book.npz --length 300 --temperature 0.8 --prime "The "
     crnn bench --config charrnn
 
@@ -15,7 +16,7 @@ import time
 import numpy as np
 
 from . import checkpoint, optim
-from .rnn import RNN
+from .rnn import CELLS
 from .text import Vocabulary, default_corpus, sample_text
 from .training import windows
 
@@ -95,7 +96,8 @@ def train(args):
             raise CLIError(f"{args.checkpoint} was trained on another alphabet than {source}; "
                            "train a new model instead of --resume")
         vocabulary = Vocabulary(resumed.vocabulary)
-        saved = {"hidden": resumed.rnn.hidden_size, "layers": resumed.rnn.num_layers,
+        saved = {"cell": resumed.rnn.cell, "hidden": resumed.rnn.hidden_size,
+                 "layers": resumed.rnn.num_layers,
                  "nonlinearity": resumed.rnn.nonlinearity, "dropout": resumed.rnn.dropout}
         for option, value in saved.items():
             if option in args.given and getattr(args, option) != value:
@@ -108,16 +110,21 @@ def train(args):
     if resumed is not None:
         rnn, step, losses = resumed.rnn, resumed.step, list(resumed.losses)
     else:
-        rnn = RNN(len(vocabulary), len(vocabulary), args.hidden, num_layers=args.layers,
-                  nonlinearity=args.nonlinearity, dropout=args.dropout, dtype=args.dtype,
-                  seed=args.seed)
+        if args.cell != "rnn" and "nonlinearity" in args.given:
+            raise CLIError(f"--nonlinearity is the Elman RNN's; an {args.cell.upper()} has "
+                           "its own gates")
+        options = {"nonlinearity": args.nonlinearity} if args.cell == "rnn" else {}
+        rnn = CELLS[args.cell](len(vocabulary), len(vocabulary), args.hidden,
+                               num_layers=args.layers, dropout=args.dropout, dtype=args.dtype,
+                               seed=args.seed, **options)
         step, losses = 0, []
     opt = optim.Adagrad(rnn.parameters(), lr=args.lr, eps=1e-8)
     if resumed is not None and resumed.optimizer_state is not None:
         opt.load_state_dict(resumed.optimizer_state)
-    shape = (f"{rnn.num_layers} layers of {rnn.hidden_size}" if rnn.num_layers > 1
-             else f"hidden {rnn.hidden_size}") + (f", {rnn.nonlinearity}" if rnn.nonlinearity != "tanh" else "") \
-        + (f", dropout {rnn.dropout}" if rnn.dropout else "")
+    shape = (f"{type(rnn).__name__}, " + (f"{rnn.num_layers} layers of {rnn.hidden_size}"
+                                          if rnn.num_layers > 1 else f"hidden {rnn.hidden_size}")
+             + (f", {rnn.nonlinearity}" if rnn.cell == "rnn" and rnn.nonlinearity != "tanh" else "")
+             + (f", dropout {rnn.dropout}" if rnn.dropout else ""))
     print(f"training on {source}: {len(ids):,} characters, {len(vocabulary)} distinct; "
           f"{shape}, windows of {args.seq_length}, Adagrad lr {args.lr}, "
           f"{rnn.dtype.name}" + (f"; resuming at iteration {step}" if step else ""))
@@ -228,13 +235,18 @@ def probability(text):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="crnn", description="A fast compiled Elman RNN.")
+    top = argparse.ArgumentParser(prog="crnn", description="Fast compiled recurrent networks: "
+                                  "Elman RNN, LSTM and GRU.")
     commands = top.add_subparsers(dest="command")
-    t = commands.add_parser("train", help="train a character-level RNN on a text file")
+    t = commands.add_parser("train", help="train a character-level RNN, LSTM or GRU on a "
+                            "text file")
     t.add_argument("file", nargs="?", help="a UTF-8 text file (default: the builtins' docstrings)")
+    t.add_argument("--cell", choices=sorted(CELLS), default="rnn",
+                   help="the recurrent cell: rnn (Elman), lstm or gru (default rnn)")
     t.add_argument("--hidden", type=positive_int, default=100)
     t.add_argument("--layers", type=positive_int, default=1, help="stacked layers (default 1)")
-    t.add_argument("--nonlinearity", choices=["tanh", "relu"], default="tanh")
+    t.add_argument("--nonlinearity", choices=["tanh", "relu"], default="tanh",
+                   help="the Elman RNN's activation (default tanh)")
     t.add_argument("--dropout", type=probability, default=0.0,
                    help="dropout between layers, in [0, 1) (default 0)")
     t.add_argument("--seq-length", type=positive_int, default=25)
@@ -270,7 +282,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if args.command == "train":
         # the options a resumed model must agree with, when the user gave them
-        args.given = {option for option in ("hidden", "layers", "nonlinearity", "dropout")
+        args.given = {option for option in ("cell", "hidden", "layers", "nonlinearity", "dropout")
                       if any(a == f"--{option}" or a.startswith(f"--{option}=") for a in argv)}
     try:
         return {"train": train, "sample": sample}[args.command](args)

@@ -144,3 +144,20 @@ def test_train_a_stacked_relu_model_with_dropout(corpus, tmp_path, capsys):
     assert cli.main(["sample", str(ck), "--length", "10", "--seed", "1"]) == 0
     with pytest.raises(SystemExit):
         cli.main(["train", str(corpus), "--dropout", "1.5"])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_train_and_sample_a_gated_cell(cell, corpus, tmp_path, capsys):
+    status, ck = train(corpus, tmp_path, "--iterations", "600", "--cell", cell)
+    out = capsys.readouterr().out
+    assert status == 0 and f"{cell.upper()}, hidden 16" in out
+    saved = checkpoint.load(ck)
+    assert saved.rnn.cell == cell
+    assert np.mean(saved.losses[-100:]) < 0.5 * np.log(len(saved.vocabulary))
+    assert cli.main(["sample", str(ck), "--length", "30", "--prime", "the ", "--seed", "2"]) == 0
+    assert capsys.readouterr().out.startswith("the ")
+    status, _ = train(corpus, tmp_path, "--iterations", "620", "--resume", "--cell", "rnn")
+    assert status == 2 and f"has cell {cell}, not rnn" in capsys.readouterr().err
+    status, _ = train(corpus, tmp_path, "--iterations", "10", "--cell", cell,
+                      "--nonlinearity", "relu")
+    assert status == 2 and "--nonlinearity is the Elman RNN's" in capsys.readouterr().err
