@@ -262,7 +262,10 @@ class Recurrent:
         """
         X, T, B = self._batch_inputs(X)
         # the gradients of h0 go back in the shape it came in
-        h0, c0, self._h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
+        if h0 is None:
+            c0, self._h0_was_2d = None, self._one_state
+        else:
+            h0, c0, self._h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
         masks = self._dropout_masks(T, B) if self.dropout else None
@@ -294,7 +297,9 @@ class Recurrent:
         if not (type(dY) is np.ndarray and dY.dtype == self.dtype and dY.flags.c_contiguous
                 and dY.shape == (T, B, last) and not self.batch_first):  # else canonical
             dY = self._batch_gradient(dY, T, B, last)
-        dh, dc, _ = self._state_arrays(("dh", "dc"), dh, B)
+        dc = None
+        if dh is not None:
+            dh, dc, _ = self._state_arrays(("dh", "dc"), dh, B)
         if input_grad and engine.tokens:
             raise ValueError("input_grad=True needs float inputs: the last forward_batch "
                              "had token ids, which have no gradient")
