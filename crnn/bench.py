@@ -436,6 +436,28 @@ def plot(rows, path):
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
+def recurrence_bound(cell, sizes, dtype, repeat):
+    """For one sequence (B = 1), where each step streams the recurrent weights
+    (G*H, H) from the cache they fit in: crnn's time per step (the forward at
+    2T less the forward at T, over T: the recurrence, and each step's share
+    of the input projection and output layer) and the time of NumPy's BLAS for the
+    same product, Whh times a vector, with Whh in the same cache (the bound:
+    reading Whh once). Returns (per step, bound), in seconds."""
+    T, _, I, H, O = sizes
+    layout = Layout(I, H, O, cell=cell)
+    rng = np.random.default_rng(0)
+    model = crnn_model(layout, random_parameters(layout, dtype, rng), dtype)
+    short, long = (rng.standard_normal((n, 1, I)).astype(dtype) for n in (T, 2 * T))
+    per_step = (median_time(lambda: model.forward_batch(long), repeat)
+                - median_time(lambda: model.forward_batch(short), repeat)) / T
+    # the same product at BLAS's speed: Whh (G*H, H) times a vector, 1000
+    # times over in one call (a stack of views of the same array, so the
+    # weights stay in their cache and the call's overhead is spread)
+    Whh = model.parameters()["Whh"]
+    stack, h = np.broadcast_to(Whh, (1000,) + Whh.shape), rng.standard_normal(H).astype(dtype)
+    return per_step, median_time(lambda: np.matmul(stack, h), repeat) / 1000
+
+
 def training_rates(dtype, repeat=3, iterations=2000, numpy_iterations=300):
     """Iterations per second of the classic char-RNN training (hidden 100,
     windows of 25, Adagrad 0.1, clip 5, on the builtins' docstrings): crnn's
@@ -482,6 +504,9 @@ def main(argv=None):
     parser.add_argument("--bidirectional", action="store_true", help="both directions")
     parser.add_argument("--lengths", action="store_true",
                         help="also run each configuration with lengths uniform in [T/2, T]")
+    parser.add_argument("--bound", action="store_true",
+                        help="also time each one-sequence configuration's recurrence per step "
+                             "against streaming its recurrent weights")
     parser.add_argument("--training", action="store_true",
                         help="also time char-RNN training against min-char-rnn's NumPy loop")
     args = parser.parse_args(argv)
@@ -519,6 +544,16 @@ def run(args, configs, systems, dtype, limiter):
                                   args.layers, args.bidirectional, lengths, cell)
     print_table(rows, peak, sys.stdout)
     targets = check_targets(rows, args.dtype, args.threads, sys.stdout)
+    if args.bound:
+        print("\nforward per step, one sequence (at 2T less at T: the recurrence and a step's "
+              "projections), against NumPy's BLAS for Whh times a vector (Whh read once):")
+        for cell in args.cell or ["rnn"]:
+            for name, sizes in configs:
+                if sizes[1] == 1:
+                    step, bound = recurrence_bound(cell, sizes, dtype, args.repeat)
+                    print(f"  {variant_name(name, 1, False, False, cell):14s} "
+                          f"{format_time(step):>9s} per step, BLAS {format_time(bound):>9s} "
+                          f"({bound / step:.0%} of crnn's step)")
     if args.training:
         ours, theirs = training_rates(dtype)
         print(f"\nchar-RNN training ({args.dtype}, hidden 100, windows of 25, Adagrad, clip 5): "

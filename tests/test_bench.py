@@ -63,3 +63,17 @@ def test_the_family_flags(tmp_path, capsys):
     # two layers, two directions: the second layer reads 2H features
     assert bench.flops(4, 2, 3, 5, 2, False, layers=2, directions=2) == \
         2 * 4 * 2 * (2 * 5 * 2 + 2 * (3 * 5 + 25) + 2 * (10 * 5 + 25))
+
+
+def test_cells_and_the_recurrence_bound(tmp_path, capsys):
+    out = tmp_path / "cells.json"
+    bench.main(["--config", "4,1,3,5,2", "--systems", "crnn,numpy", "--repeat", "3",
+                "--cell", "lstm", "--cell", "gru", "--bound", "--json", str(out)])
+    printed = capsys.readouterr().out
+    rows = {(r["config"], r["system"], r["cell"]) for r in json.loads(out.read_text())["results"]}
+    assert rows == {(f"4,1,3,5,2 {c}", s, c) for c in ("lstm", "gru")
+                    for s in ("crnn", "numpy reference")}
+    assert "4,1,3,5,2 lstm" in printed and "forward per step" in printed
+    # an LSTM's products have four gates' rows: four times the Elman cell's recurrence
+    assert bench.flops(1, 1, 1, 5, 1, False, gates=4) - bench.flops(1, 1, 1, 5, 1, False) \
+        == 2 * 3 * (1 * 5 + 5 * 5)

@@ -244,6 +244,22 @@ def test_to_torch_and_back(cell, torch):
         np.testing.assert_array_equal(back.parameters()[name], p)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_batch_first_modules(cell, torch):
+    kind = torch.nn.LSTM if cell == "lstm" else torch.nn.GRU
+    module = kind(3, 4, num_layers=2, batch_first=True).double()
+    model = crnn.rnn.CELLS[cell].from_torch(module)
+    assert model.batch_first and model.output_size is None
+    X = np.random.default_rng(2).standard_normal((5, 7, 3))  # (B, T, I)
+    with torch.no_grad():
+        out, final = module(torch.from_numpy(X))
+    Y, Hs, final_crnn = model.forward_batch(X, return_state=True)
+    np.testing.assert_allclose(Y, out.numpy(), rtol=1e-12, atol=1e-13)
+    for got, expected in zip(final_crnn if cell == "lstm" else (final_crnn,),
+                             final if cell == "lstm" else (final,)):
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-12, atol=1e-13)
+
+
 def test_gru_state_dict_keeps_b_hn_apart():
     """A GRU's bias_hh: its r and z rows add into bh, its n rows are bhn."""
     model = cell_model("gru", 2, 3, None, np.float64, 0)
