@@ -1,12 +1,15 @@
-"""crnn: a small, fast, compiled Elman RNN for the CPU.
+"""crnn: small, fast, compiled recurrent networks for the CPU.
 
-    h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU
+    h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU   (RNN)
     y_t = Why h_t + by
 
-Stacked layers, both directions, variable lengths and dropout, as PyTorch's
-nn.RNN. The forward pass and backpropagation through time run in C (src_c/),
-wrapped by Cython (crnn._core) and exposed by :class:`crnn.RNN`. The same math in
-plain NumPy, the specification, is :mod:`crnn.reference`.
+and PyTorch's LSTM and GRU cells in place of the first line (:class:`crnn.LSTM`,
+:class:`crnn.GRU`). Stacked layers, both directions, variable lengths and
+dropout, as PyTorch's nn.RNN, nn.LSTM and nn.GRU. The forward pass and
+backpropagation through time run in C (src_c/), wrapped by Cython
+(crnn._core) and exposed by :class:`crnn.RNN`, :class:`crnn.LSTM` and
+:class:`crnn.GRU`. The same math in plain NumPy, the specification, is
+:mod:`crnn.reference`.
 
 Kernel paths: the C core picks the widest SIMD path the CPU runs (avx512,
 avx2, or the portable C loops). ``CRNN_KERNEL=portable`` (or ``avx2``,
