@@ -813,7 +813,8 @@ cdef int _direction_forward(Engine e, floating *params, Py_ssize_t l, Py_ssize_t
     cdef Py_ssize_t B = e.B, N = e.T_run * e.B, H = e.H, GH = e.G * e.H, k = l * e.D + d
     cdef const Py_ssize_t *off = e.offsets + 4 * k
     cdef floating *hs = _at(e.hidden, k * N * H, params)
-    cdef floating *cs = _at(e.cells, k * N * H, params)
+    # the gated cells' buffers (the Elman cell's are one element: not used)
+    cdef floating *cs = _at(e.cells, k * N * H, params) if e.G > 1 else NULL
     cdef floating *gates = _at(e.gates, k * N * GH, params) if e.G > 1 else hs
     cdef floating *ws = _workspace(e, d, params)
     cdef const floating *bias = params + off[2] if off[2] >= 0 else NULL
@@ -948,8 +949,8 @@ cdef int _direction_backward(Engine e, floating *params, Py_ssize_t l, Py_ssize_
     cdef const floating *h0 = _state(e.h0, k, B, H, e.has_h0, params)
     cdef const int64_t *lengths = e.lengths if e.has_lengths else NULL
     cdef floating *hs = _at(e.hidden, k * N * H, params)
-    cdef floating *cs = _at(e.cells, k * N * H, params)
-    cdef floating *gates = _at(e.gates, k * N * GH, params)
+    cdef floating *cs = _at(e.cells, k * N * H, params) if e.G > 1 else NULL
+    cdef floating *gates = _at(e.gates, k * N * GH, params) if e.G > 1 else NULL
     cdef floating *ws = _workspace(e, d, params)
     cdef floating *dh0_k = _state(<char *>dh0, k, B, H, True, params)
     cdef const floating *dh_k = _state(<char *>dh, k, B, H, True, params)
