@@ -454,6 +454,47 @@ class Recurrent:
         return training.train_step(self, inputs, targets, h0, optimizer=optimizer,
                                    loss=loss, clip=clip, clip_norm=clip_norm, lengths=lengths)
 
+    def fit(self, X, y, *, lengths=None, loss=None, optimizer="adam", lr=None, batch_size=32,
+            epochs=10, validation_split=0.0, validation_data=None, shuffle=True,
+            clip_norm=None, early_stopping=None, seed=None, progress=True):
+        """Train on N sequences of different lengths; returns a ``History``.
+
+        X: a list of N sequences, each (T_i, input_size) floats or (T_i,)
+        token ids, or a padded array (N, T, input_size) or (N, T) with
+        ``lengths`` (N,); sample first, whatever ``batch_first``. y: one target
+        per sequence, read from its own last step ((N,) class ids or (N, O)
+        floats), or one per step (a list of (T_i,) ids or (T_i, O) floats, or
+        a padded (N, T) or (N, T, O) array). loss: "ce" (softmax
+        cross-entropy, for class ids) or "mse" (floats), chosen from y when
+        None, averaged over a batch's targets. optimizer: a name ("adam",
+        "adamw", "sgd", "rmsprop", "adagrad", with ``lr`` or its default) or
+        a crnn.optim optimizer over ``parameters()``. Batches of
+        ``batch_size`` group sequences of similar length, in an order drawn
+        from ``seed`` (see crnn.fit). validation_split: the last fraction of
+        the sequences is held out (as Keras does), or validation_data=(X, y)
+        or (X, y, lengths). clip_norm: the gradients' global norm at most
+        this. early_stopping: stop after that many epochs without a lower
+        validation loss (training loss without validation), and keep the
+        best epoch's weights. progress: a tqdm bar when tqdm is installed.
+
+        The History holds per-epoch "loss", "val_loss", and for class ids
+        "accuracy" and "val_accuracy". A NaN or infinite loss raises
+        FloatingPointError before that batch's update.
+        """
+        from . import fit
+        return fit.fit(self, X, y, lengths=lengths, loss=loss, optimizer=optimizer, lr=lr,
+                       batch_size=batch_size, epochs=epochs, validation_split=validation_split,
+                       validation_data=validation_data, shuffle=shuffle, clip_norm=clip_norm,
+                       early_stopping=early_stopping, seed=seed, progress=progress)
+
+    def predict(self, X, lengths=None, *, per_step=False, batch_size=256):
+        """The outputs for N sequences (given as to ``fit``), in batches, in
+        evaluation mode, keeping nothing for a backward: (N, O) from each
+        sequence's last step, or with ``per_step`` every step's: a list of
+        (T_i, O) arrays for a list, else (N, T, O) with zeros past each length."""
+        from . import fit
+        return fit.predict(self, X, lengths, per_step=per_step, batch_size=batch_size)
+
     def _require_forward(self, forward_name, backward_name):
         last = self._engine.last
         if last != forward_name:
