@@ -1,8 +1,9 @@
 """Checkpoints: one ``.npz`` file with a model's cell (RNN, LSTM or GRU;
 RNN when a file names none), sizes, options (layers, directions,
 nonlinearity, ...), dtype and parameters, and optionally its
-vocabulary, optimizer state, step count and loss history. Files of the first
-format (one layer, before the options) still load.
+vocabulary, optimizer state, step count, loss history and a training run's
+state (``run/...``: crnn.chartrain's RunState and configuration, for an
+exact resume). Files of the earlier formats still load.
 
 Loading never executes code (``allow_pickle=False``: no object arrays) and
 checks every array against the sizes the file declares; saving writes a
@@ -18,24 +19,26 @@ import numpy as np
 from ._files import atomic_write
 from .rnn import CELLS
 
-FORMAT = "crnn-checkpoint-2"
-FORMATS = ("crnn-checkpoint-1", FORMAT)  # what load reads
+FORMAT = "crnn-checkpoint-3"
+FORMATS = ("crnn-checkpoint-1", "crnn-checkpoint-2", FORMAT)  # what load reads
 
 
 class Checkpoint:
     """What a checkpoint holds: ``rnn``, and ``vocabulary`` (a string or
-    None), ``optimizer_state`` (a dict or None), ``step`` and ``losses``."""
+    None), ``optimizer_state`` (a dict or None), ``step``, ``losses`` and
+    ``run`` (a dict of a training run's arrays, or None)."""
 
-    def __init__(self, rnn, vocabulary=None, optimizer_state=None, step=0, losses=()):
+    def __init__(self, rnn, vocabulary=None, optimizer_state=None, step=0, losses=(), run=None):
         self.rnn = rnn
         self.vocabulary = vocabulary
         self.optimizer_state = optimizer_state
         self.step = int(step)
         self.losses = np.asarray(losses, dtype=np.float64)
+        self.run = run
 
 
-def save(path, rnn, *, vocabulary=None, optimizer=None, step=0, losses=()):
-    """Write ``rnn`` (and the rest) to ``path`` atomically."""
+def save(path, rnn, *, vocabulary=None, optimizer=None, step=0, losses=(), run=None):
+    """Write ``rnn`` (and the rest; ``run``: a dict of arrays) to ``path`` atomically."""
     arrays = {
         "format": np.array(FORMAT),
         # output_size 0: no output layer
@@ -53,6 +56,8 @@ def save(path, rnn, *, vocabulary=None, optimizer=None, step=0, losses=()):
     if optimizer is not None:
         for key, value in optimizer.state_dict().items():
             arrays[f"optimizer/{key}"] = np.asarray(value)
+    for key, value in (run or {}).items():
+        arrays[f"run/{key}"] = np.asarray(value)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -80,7 +85,7 @@ def _require(path, contents, key):
 
 
 KNOWN = {"format", "cell", "sizes", "options", "dtype", "step", "losses", "vocabulary"}
-KNOWN_PREFIXES = ("param/", "optimizer/")
+KNOWN_PREFIXES = ("param/", "optimizer/", "run/")
 
 
 def _from_arrays(path, contents):
@@ -99,7 +104,7 @@ def _from_arrays(path, contents):
     dtype = str(_require(path, contents, "dtype"))
     if dtype not in ("float32", "float64"):
         raise ValueError(f"{path}: dtype must be float32 or float64, got {dtype!r}")
-    options = _options(path, contents) if version == FORMAT else {}
+    options = _options(path, contents) if version != FORMATS[0] else {}
     cell = str(contents.get("cell", "rnn"))
     if cell not in CELLS:
         raise ValueError(f"{path}: cell must be one of {sorted(CELLS)}, got {cell!r}")
@@ -123,8 +128,9 @@ def _from_arrays(path, contents):
                          f"input_size {I}")
     optimizer_state = {key[len("optimizer/"):]: (value if value.ndim else value.item())
                        for key, value in contents.items() if key.startswith("optimizer/")}
+    run = {key[len("run/"):]: value for key, value in contents.items() if key.startswith("run/")}
     return Checkpoint(rnn, vocabulary, optimizer_state or None,
-                      int(contents.get("step", 0)), contents.get("losses", ()))
+                      int(contents.get("step", 0)), contents.get("losses", ()), run or None)
 
 
 OPTIONS = {"num_layers": int, "nonlinearity": str, "bidirectional": bool, "bias": bool,

@@ -1,23 +1,28 @@
-"""Text for character-level models: a vocabulary of characters, the default
+"""Text for character-level models: a vocabulary of characters, the small
 corpus, and sampling.
 
-The default corpus is the docstrings of Python's builtins (about 30 KB of
-English, the same on every machine with the same Python), so training needs
-no download.
+The small corpus is the docstrings of Python's builtins (about 30 KB of
+English, the same on every machine with the same Python); crnn.corpus has
+the larger default one, the standard library's docstrings.
 """
 import builtins
 
 import numpy as np
 
 
-def default_corpus():
-    """The docstrings of the builtins, in name order, one after another."""
+def builtins_documents():
+    """[(name, docstring)] of the builtins, in name order."""
     docs = []
     for name in sorted(dir(builtins)):
         doc = getattr(getattr(builtins, name), "__doc__", None)
         if isinstance(doc, str) and doc.strip() and not name.startswith("_"):
-            docs.append(doc.strip())
-    return "\n\n".join(docs) + "\n"
+            docs.append((name, doc.strip()))
+    return docs
+
+
+def default_corpus():
+    """The docstrings of the builtins, in name order, one after another."""
+    return "\n\n".join(doc for _, doc in builtins_documents()) + "\n"
 
 
 class Vocabulary:
@@ -32,13 +37,21 @@ class Vocabulary:
     def __len__(self):
         return len(self.characters)
 
-    def encode(self, text):
-        """The ids of ``text``; ValueError names characters not in the vocabulary."""
+    def encode(self, text, dtype=np.int64, out=None):
+        """The ids of ``text`` (into ``out`` when given); ValueError names
+        characters not in the vocabulary. Read a million characters at a
+        time, as code points, so a long text is never copied whole."""
         unknown = sorted(set(text) - set(self._ids))
         if unknown:
             raise ValueError(f"characters not in the vocabulary: {''.join(unknown)!r} "
                              f"(it has {len(self)}: {self.characters!r})")
-        return np.fromiter((self._ids[c] for c in text), dtype=np.int64, count=len(text))
+        ids = np.empty(len(text), dtype=dtype) if out is None else out
+        points = np.array([ord(c) for c in self.characters], dtype=np.uint32)  # sorted
+        for start in range(0, len(text), 1 << 20):
+            chunk = text[start:start + (1 << 20)].encode("utf-32-le")
+            ids[start:start + len(chunk) // 4] = np.searchsorted(
+                points, np.frombuffer(chunk, dtype=np.uint32))
+        return ids
 
     def decode(self, ids):
         return "".join(self.characters[i] for i in ids)

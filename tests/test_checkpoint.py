@@ -39,7 +39,7 @@ def write(path, arrays):
 @pytest.mark.parametrize("change,message", [
     (lambda a: a.pop("param/Whh"), "it has no 'param/Whh'"),
     (lambda a: a.pop("format"), "it has no 'format'"),
-    (lambda a: a.update(format=np.array("something else")), "is not a crnn-checkpoint-2 file"),
+    (lambda a: a.update(format=np.array("something else")), "is not a crnn-checkpoint-3 file"),
     (lambda a: a.update({"param/Whh": np.zeros((6, 5), np.float32)}),
      r"param/Whh must be float32 of shape \(6, 6\), got float32 of shape \(6, 5\)"),
     (lambda a: a.update({"param/Why": np.zeros((4, 6), np.float64)}),

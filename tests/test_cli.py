@@ -1,4 +1,5 @@
 """The command line: training, resuming, sampling, and its errors."""
+import json
 import os
 import signal
 import subprocess
@@ -20,28 +21,76 @@ def corpus(tmp_path):
     return path
 
 
-def train(corpus, tmp_path, *extra):
-    ck = tmp_path / "model.npz"
-    status = cli.main(["train", str(corpus), "--hidden", "16", "--checkpoint", str(ck),
-                       "--sample-every", "0", "--sample-length", "20", *extra])
+def train(corpus, tmp_path, *extra, name="model.npz"):
+    ck = tmp_path / name
+    status = cli.main(["train", str(corpus), "--hidden", "16", "--batch-size", "8",
+                       "--seq-length", "20", "--checkpoint", str(ck), "--sample-length", "20",
+                       "--eval-every", "50", *extra])
     return status, ck
 
 
 def test_train_learns_saves_and_resumes(corpus, tmp_path, capsys):
-    status, ck = train(corpus, tmp_path, "--iterations", "600")
+    status, ck = train(corpus, tmp_path, "--iterations", "300", "--lr-schedule", "constant")
     out = capsys.readouterr().out
-    assert status == 0 and "done: iteration 600" in out
+    assert status == 0 and "done: iteration 300" in out and "held-out" in out
     saved = checkpoint.load(ck)
-    assert saved.step == 600 and saved.vocabulary == "".join(sorted(set(TEXT)))
-    assert len(saved.losses) == 600
-    assert np.mean(saved.losses[-100:]) < 0.5 * np.log(len(saved.vocabulary))
-    assert saved.optimizer_state["type"] == "Adagrad"
+    assert saved.step == 300 and saved.vocabulary == "".join(sorted(set(TEXT)))
+    assert len(saved.losses) == 300
+    assert np.mean(saved.losses[-50:]) < 0.5 * np.log(len(saved.vocabulary))
+    assert saved.optimizer_state["type"] == "Adam"
+    run = json.loads(str(saved.run["run"]))
+    assert [e[0] for e in run["evaluations"]] == [50, 100, 150, 200, 250, 300]
+    assert run["best"] == min(e[1] for e in run["evaluations"])
 
-    status, _ = train(corpus, tmp_path, "--iterations", "800", "--resume")
-    assert status == 0 and "resuming at iteration 600" in capsys.readouterr().out
+    status, _ = train(corpus, tmp_path, "--iterations", "400", "--resume")
+    assert status == 0 and "resuming at iteration 300" in capsys.readouterr().out
     resumed = checkpoint.load(ck)
-    assert resumed.step == 800 and len(resumed.losses) == 800
-    np.testing.assert_array_equal(resumed.losses[:600], saved.losses)
+    assert resumed.step == 400 and len(resumed.losses) == 400
+    np.testing.assert_array_equal(resumed.losses[:300], saved.losses)
+
+
+def parameters(ck):
+    saved = checkpoint.load(ck)
+    return saved.rnn._param_flat.copy(), saved
+
+
+@pytest.mark.parametrize("options", [
+    ("--cell", "lstm", "--layers", "2", "--dropout", "0.3"),   # states in pairs, dropout's generator
+    ("--cell", "rnn", "--lr-schedule", "cosine"),
+])
+def test_resume_is_exact(corpus, tmp_path, capsys, options):
+    """A run resumed from a checkpoint ends with the parameters, bit for bit,
+    of one that never stopped (across epochs: 11 windows each here)."""
+    whole = ("--iterations", "60", "--checkpoint-every", "0", *options)
+    assert train(corpus, tmp_path, *whole, name="whole.npz")[0] == 0
+    assert train(corpus, tmp_path, *whole, "--minutes", "1e-9", name="part.npz")[0] == 0
+    first, _ = parameters(tmp_path / "part.npz")
+    assert checkpoint.load(tmp_path / "part.npz").step < 60   # stopped by its time budget
+    assert train(corpus, tmp_path, *whole[:2], "--resume", name="part.npz")[0] == 0
+    expected, reference = parameters(tmp_path / "whole.npz")
+    got, resumed = parameters(tmp_path / "part.npz")
+    assert resumed.step == 60 and not np.array_equal(first, got)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(resumed.losses, reference.losses)
+    for key, value in reference.optimizer_state.items():
+        np.testing.assert_array_equal(resumed.optimizer_state[key], value)
+
+
+def test_a_resume_with_another_configuration_is_refused(corpus, tmp_path, capsys):
+    train(corpus, tmp_path, "--iterations", "20")
+    capsys.readouterr()
+    status, _ = train(corpus, tmp_path, "--iterations", "40", "--resume", "--hidden", "32")
+    assert status == 2 and "has hidden 16, not 32" in capsys.readouterr().err
+    status, _ = train(corpus, tmp_path, "--resume", "--batch-size", "4")
+    assert status == 2 and "has batch-size 8, not 4" in capsys.readouterr().err
+    status, _ = train(corpus, tmp_path, "--resume", "--iterations", "40")
+    assert status == 2 and "has iterations 20 (its cosine schedule reads them), not 40" \
+        in capsys.readouterr().err
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT[::-1])
+    status = cli.main(["train", str(other), "--checkpoint", str(tmp_path / "model.npz"),
+                       "--resume"])
+    assert status == 2 and "trained on another text" in capsys.readouterr().err
 
 
 def test_sample(corpus, tmp_path, capsys):
@@ -52,6 +101,8 @@ def test_sample(corpus, tmp_path, capsys):
     assert first.startswith("the ") and len(first.strip("\n")) == 44
     cli.main(["sample", str(ck), "--length", "40", "--prime", "the ", "--seed", "3"])
     assert capsys.readouterr().out == first  # the seed makes it reproducible
+    cli.main(["sample", str(ck), "--length", "40", "--prime", "the ", "--seed", "3", "--last"])
+    assert capsys.readouterr().out.startswith("the ")
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -69,9 +120,9 @@ def test_bad_files(tmp_path, corpus, capsys):
     assert cli.main(["train", str(empty)]) == 2
     assert "is empty" in capsys.readouterr().err
     short = tmp_path / "short.txt"
-    short.write_text("abc")
+    short.write_text("abcdefghij" * 10)
     assert cli.main(["train", str(short)]) == 2
-    assert "has 3 characters; windows of 25 need at least 27" in capsys.readouterr().err
+    assert "make rows of 2 for 32 streams, fewer than a window of 50" in capsys.readouterr().err
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a checkpoint")
     assert cli.main(["sample", str(junk)]) == 2
@@ -80,28 +131,63 @@ def test_bad_files(tmp_path, corpus, capsys):
     capsys.readouterr()
     assert cli.main(["sample", str(ck), "--prime", "XYZ"]) == 2
     assert "characters not in the vocabulary: 'XYZ'" in capsys.readouterr().err
-    status, _ = train(corpus, tmp_path, "--iterations", "60", "--resume", "--hidden", "32")
-    assert status == 2 and "has hidden size 16, not 32" in capsys.readouterr().err
 
 
-def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(corpus, tmp_path):
-    ck = tmp_path / "model.npz"
+def run_in_background(corpus, ck, *extra):
+    """`crnn train` in a process of its own, once it has started training."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "crnn", "train", str(corpus), "--hidden", "16",
-         "--iterations", "100000000", "--checkpoint", str(ck), "--sample-every", "0",
-         "--checkpoint-every", "0"],
+        [sys.executable, "-m", "crnn", "train", str(corpus), *RUN, "--iterations", "100000000",
+         "--checkpoint", str(ck), *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         # a run started in the background inherits SIGINT ignored: Ctrl-C's default back
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout.readline().startswith("training on")
-    time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
+    time.sleep(1.5)
+    return process
+
+
+RUN = ["--hidden", "16", "--batch-size", "8", "--seq-length", "20", "--lr-schedule", "constant",
+       "--eval-every", "0"]
+
+
+def assert_resumes_exactly(corpus, tmp_path, ck):
+    """Resumed to 10 iterations past where it stopped, the run ends as one
+    that never stopped does, bit for bit."""
+    stopped = checkpoint.load(ck).step
+    end = str(stopped + 10)
+    assert cli.main(["train", str(corpus), "--checkpoint", str(ck), "--resume",
+                     "--iterations", end]) == 0
+    whole = tmp_path / "whole.npz"
+    assert cli.main(["train", str(corpus), *RUN, "--iterations", end, "--checkpoint",
+                     str(whole)]) == 0
+    np.testing.assert_array_equal(checkpoint.load(ck).rnn._param_flat,
+                                  checkpoint.load(whole).rnn._param_flat)
+    return stopped
+
+
+@pytest.mark.parametrize("signal_number,status,word", [(signal.SIGINT, 130, "interrupted"),
+                                                       (signal.SIGTERM, 143, "terminated")])
+def test_a_signal_saves_the_run_and_it_resumes_exactly(corpus, tmp_path, signal_number, status,
+                                                       word):
+    ck = tmp_path / "model.npz"
+    process = run_in_background(corpus, ck, "--checkpoint-every", "0")
+    process.send_signal(signal_number)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
-    assert "interrupted at iteration" in err and "continue with --resume" in err
+    assert process.returncode == status, err
+    assert f"{word} at iteration" in err and "continue with --resume" in err
     saved = checkpoint.load(ck)
     assert saved.step > 0 and len(saved.losses) == saved.step
+    assert assert_resumes_exactly(corpus, tmp_path, ck) == saved.step
+
+
+def test_a_killed_run_resumes_exactly_from_its_last_checkpoint(corpus, tmp_path):
+    ck = tmp_path / "model.npz"
+    process = run_in_background(corpus, ck, "--checkpoint-every", "7")
+    process.kill()
+    process.communicate(timeout=60)
+    stopped = assert_resumes_exactly(corpus, tmp_path, ck)
+    assert stopped > 0 and stopped % 7 == 0
 
 
 def test_plot_says_how_to_get_matplotlib_when_missing(corpus, tmp_path, capsys, monkeypatch):
@@ -128,11 +214,14 @@ def test_bench_command(capsys):
 def test_no_command_means_train_on_the_default_corpus(tmp_path, capsys):
     status = cli.main(["--hidden", "8", "--iterations", "20", "--sample-every", "0",
                        "--checkpoint", str(tmp_path / "m.npz")])
-    assert status == 0 and "the docstrings of Python's builtins" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert status == 0 and "the docstrings of Python's standard library" in out
+    assert "held-out" in out and "done: iteration 20" in out
 
 
 def test_train_a_stacked_relu_model_with_dropout(corpus, tmp_path, capsys):
-    status, ck = train(corpus, tmp_path, "--iterations", "30", "--layers", "2",
+    status, ck = train(corpus, tmp_path, "--iterations", "30", "--layers", "2", "--cell", "rnn",
+                       "--lr-schedule", "constant",
                        "--nonlinearity", "relu", "--dropout", "0.2")
     assert status == 0 and "2 layers of 16, relu, dropout 0.2" in capsys.readouterr().out
     saved = checkpoint.load(ck).rnn
@@ -160,4 +249,4 @@ def test_train_and_sample_a_gated_cell(cell, corpus, tmp_path, capsys):
     assert status == 2 and f"has cell {cell}, not rnn" in capsys.readouterr().err
     status, _ = train(corpus, tmp_path, "--iterations", "10", "--cell", cell,
                       "--nonlinearity", "relu")
-    assert status == 2 and "--nonlinearity is the Elman RNN's" in capsys.readouterr().err
+    assert status == 2 and "--nonlinearity is the Elman RNN's; a" in capsys.readouterr().err
