@@ -1,7 +1,10 @@
 """Gather the docstrings of the standard library: run as a script, by
 crnn.corpus, in a separate interpreter (``python -I -S``) so that importing
 some 190 modules changes nothing in the caller's process. Writes a JSON list
-of [module name, text] to the path given as its argument.
+of [module name, text] to the path given as its first argument; the second
+is a file where it notes each module before importing it (so that the
+caller learns which one took the interpreter down, if one does), and the
+rest are modules to leave out.
 
 A module's document is its docstring, then the docstrings of its public
 members defined in it (functions, classes, and the classes' public
@@ -78,9 +81,13 @@ def document(name, seen):
     return "\n\n".join(parts) if parts else None
 
 
-def main(path):
+def main(path, progress, left_out):
     seen, documents = set(), []
     for name in module_names():
+        if name in left_out:
+            continue
+        with open(progress, "a", encoding="utf-8") as note:
+            note.write(name + "\n")
         text = document(name, seen)
         if text is not None:
             documents.append([name, text])
@@ -90,4 +97,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2], set(sys.argv[3:]))

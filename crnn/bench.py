@@ -82,6 +82,10 @@ for _cell, _torch_factor in (("lstm", 4), ("gru", 10)):
 LENGTHS_OVERHEAD_TARGET = 1.05
 SEED_API_TARGET_US = 5.0
 TRAINING_TARGET = 15  # crnn's char-RNN training iterations per second over the NumPy loop's
+# batched character training (H = 256, B = 32, T = 50, Adam, clip 5), per cell:
+# crnn's characters/s over PyTorch's, and crnn's share of the matmul peak
+THROUGHPUT_TARGET, PEAK_SHARE_TARGET, TWO_THREADS_TARGET = 1.8, 0.75, 1.6
+THROUGHPUT = {"hidden": 256, "batch": 32, "window": 50}
 
 
 def flops(T, B, I, H, O, backward, layers=1, directions=1, gates=1):
@@ -458,6 +462,121 @@ def recurrence_bound(cell, sizes, dtype, repeat):
     return per_step, median_time(lambda: np.matmul(stack, h), repeat) / 1000
 
 
+def training_flops_per_character(V, H, gates):
+    """2 FLOP per multiply-add of a character model's training step, per
+    character: the recurrence H*GH and output layer H*V forward, twice each
+    backward (the input's gradient and the weights'). One-hot inputs are a
+    gather and a scatter: no product."""
+    return 2 * 3 * (H * gates * H + H * V)
+
+
+def _throughput_data(dtype):
+    """A character text's streams and its vocabulary size, for the throughput."""
+    from .chartrain import Streams
+    from .text import Vocabulary, default_corpus
+    text = default_corpus()
+    vocabulary = Vocabulary(text)
+    ids = vocabulary.encode(text, np.uint8)
+    return Streams(ids, THROUGHPUT["batch"], THROUGHPUT["window"]), len(vocabulary)
+
+
+def crnn_training_throughput(cell, dtype, iterations=40, repeat=3):
+    """Characters per second of crnn's batched training step (the main job's:
+    crnn.chartrain.step), median of ``repeat`` runs of ``iterations``."""
+    from .chartrain import RunState, step
+    from .optim import Adam
+    streams, V = _throughput_data(dtype)
+    model = CELLS[cell](V, V, THROUGHPUT["hidden"], dtype=dtype, init="pytorch", seed=0)
+    optimizer, run = Adam(model.parameters(), lr=1e-3), RunState()
+
+    def once():
+        step(model, optimizer, streams, run, lr=1e-3, schedule="constant", iterations=1,
+             clip_norm=5.0)
+
+    seconds = median_time(lambda: [once() for _ in range(iterations)], repeat)
+    return iterations * THROUGHPUT["batch"] * THROUGHPUT["window"] / seconds
+
+
+def torch_training_throughput(cell, dtype, iterations=20, repeat=3):
+    """The same step in PyTorch: nn.RNN or nn.LSTM on one-hot inputs, an
+    nn.Linear, cross-entropy, clip_grad_norm_, Adam; None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    streams, V = _throughput_data(dtype)
+    tdtype = torch.float32 if dtype == np.float32 else torch.float64
+    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    recurrent = kind(V, THROUGHPUT["hidden"]).to(tdtype)
+    linear = torch.nn.Linear(THROUGHPUT["hidden"], V).to(tdtype)
+    parameters = list(recurrent.parameters()) + list(linear.parameters())
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    state = {"h": None, "position": 0}
+
+    def once():
+        x, y = streams.window(state["position"])
+        state["position"] = (state["position"] + 1) % streams.windows
+        inputs = torch.nn.functional.one_hot(torch.from_numpy(x), V).to(tdtype)
+        out, h = recurrent(inputs, state["h"])
+        loss = torch.nn.functional.cross_entropy(linear(out).reshape(-1, V),
+                                                 torch.from_numpy(y).reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 5.0)
+        optimizer.step()
+        state["h"] = tuple(s.detach() for s in h) if isinstance(h, tuple) else h.detach()
+
+    seconds = median_time(lambda: [once() for _ in range(iterations)], repeat)
+    return iterations * THROUGHPUT["batch"] * THROUGHPUT["window"] / seconds
+
+
+def training_throughputs(dtype, peak):
+    """Per cell: crnn on one and two threads, PyTorch on one, characters/s;
+    the rows of the batched-training table and its targets."""
+    rows = []
+    before = _core.get_num_threads()
+    try:
+        for cell in ("rnn", "lstm"):
+            _core.set_num_threads(1)
+            one = crnn_training_throughput(cell, dtype)
+            theirs = torch_training_throughput(cell, dtype)
+            two = None
+            if os.cpu_count() >= 2 and _core.set_num_threads(2) == 2:
+                two = crnn_training_throughput(cell, dtype)
+            _, V = _throughput_data(dtype)
+            share = one * training_flops_per_character(V, THROUGHPUT["hidden"],
+                                                       Layout(1, 1, 1, cell=cell).gates) / 1e9 / peak
+            rows.append({"cell": cell, "crnn": one, "crnn_2_threads": two, "torch": theirs,
+                         "peak_share": share})
+    finally:
+        _core.set_num_threads(before)
+    return rows
+
+
+def print_throughputs(rows, dtype_name, out):
+    print(f"\nbatched character training ({dtype_name}, hidden {THROUGHPUT['hidden']}, "
+          f"{THROUGHPUT['batch']} streams, windows of {THROUGHPUT['window']}, Adam, clip 5), "
+          "characters/s:", file=out)
+    targets = []
+    for r in rows:
+        two = "-" if r["crnn_2_threads"] is None else \
+            f"{r['crnn_2_threads']:,.0f} ({r['crnn_2_threads'] / r['crnn']:.2f}x)"
+        theirs = "-" if r["torch"] is None else f"{r['torch']:,.0f} ({r['crnn'] / r['torch']:.2f}x)"
+        print(f"  {r['cell']:5s} crnn {r['crnn']:,.0f} ({100 * r['peak_share']:.0f} % of peak), "
+              f"2 threads {two}; PyTorch {theirs}", file=out)
+        checks = [("% of peak", r["peak_share"], PEAK_SHARE_TARGET)]
+        if r["torch"] is not None:
+            checks.append(("vs PyTorch", r["crnn"] / r["torch"], THROUGHPUT_TARGET))
+        if r["crnn_2_threads"] is not None:
+            checks.append(("2 threads", r["crnn_2_threads"] / r["crnn"], TWO_THREADS_TARGET))
+        for what, value, target in checks:
+            targets.append({"config": f"training {r['cell']}", "peer": what, "measure": "chars/s",
+                            "target": target, "ratio": value, "met": value >= target})
+            print(f"    {what:10s} {value:.2f} (target {target}): "
+                  f"{'met' if value >= target else 'MISSED'}", file=out)
+    return targets
+
+
 def training_rates(dtype, repeat=3, iterations=2000, numpy_iterations=300):
     """Iterations per second of the classic char-RNN training (hidden 100,
     windows of 25, Adagrad 0.1, clip 5, on the builtins' docstrings): crnn's
@@ -508,7 +627,8 @@ def main(argv=None):
                         help="also time each one-sequence configuration's recurrence per step "
                              "against streaming its recurrent weights")
     parser.add_argument("--training", action="store_true",
-                        help="also time char-RNN training against min-char-rnn's NumPy loop")
+                        help="also time char-RNN training against min-char-rnn's NumPy loop, "
+                             "and batched character training against PyTorch")
     args = parser.parse_args(argv)
     if args.threads < 1 or args.repeat < 1 or args.layers < 1:
         parser.error("--threads, --repeat and --layers must be positive")
@@ -564,6 +684,8 @@ def run(args, configs, systems, dtype, limiter):
                         "target": TRAINING_TARGET, "ratio": ours / theirs,
                         "met": ours / theirs >= TRAINING_TARGET,
                         "crnn_it_per_s": ours, "numpy_it_per_s": theirs})
+        throughput = training_throughputs(dtype, peak)
+        targets += print_throughputs(throughput, args.dtype, sys.stdout)
     if args.json:
         record = {"machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
                               "python": platform.python_version(), "numpy": np.__version__},

@@ -22,17 +22,35 @@ SEPARATOR = "\n\n"
 
 
 def stdlib_documents():
-    """[(module name, its document)] in module name order."""
+    """[(module name, its document)] in module name order. A module whose
+    import takes the interpreter down (``crypt`` does under AddressSanitizer)
+    is left out, and the rest gathered again."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_stdlib_docs.py")
+    left_out = []
     with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "documents.json")
-        result = subprocess.run([sys.executable, "-I", "-S", script, path],
-                                stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
-        if result.returncode != 0 or not os.path.exists(path):
-            raise RuntimeError("gathering the standard library's docstrings failed: "
-                               + result.stderr.decode(errors="replace")[-2000:])
-        with open(path, encoding="utf-8") as f:
-            return [(name, text) for name, text in json.load(f)]
+        path, progress = (os.path.join(directory, name) for name in ("documents.json", "progress"))
+        for _ in range(10):
+            if os.path.exists(progress):
+                os.remove(progress)
+            result = subprocess.run([sys.executable, "-I", "-S", script, path, progress, *left_out],
+                                    stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+            if result.returncode == 0 and os.path.exists(path):
+                with open(path, encoding="utf-8") as f:
+                    return [(name, text) for name, text in json.load(f)]
+            last = _last_line(progress)
+            if last is None or last in left_out:
+                break
+            left_out.append(last)
+    raise RuntimeError("gathering the standard library's docstrings failed: "
+                       + result.stderr.decode(errors="replace")[-2000:])
+
+
+def _last_line(path):
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        lines = f.read().split()
+    return lines[-1] if lines else None
 
 
 def split(documents, every=20):

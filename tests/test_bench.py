@@ -2,6 +2,7 @@
 command line on the smallest configuration (correctness only; speed is
 measured by running it, never in a test)."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -77,3 +78,24 @@ def test_cells_and_the_recurrence_bound(tmp_path, capsys):
     # an LSTM's products have four gates' rows: four times the Elman cell's recurrence
     assert bench.flops(1, 1, 1, 5, 1, False, gates=4) - bench.flops(1, 1, 1, 5, 1, False) \
         == 2 * 3 * (1 * 5 + 5 * 5)
+
+
+def test_batched_training_throughput(capsys):
+    assert bench.training_flops_per_character(10, 4, 1) == 2 * 3 * (4 * 4 + 4 * 10)
+    rate = bench.crnn_training_throughput("lstm", np.float32, iterations=2, repeat=1)
+    assert rate > 0
+    rows = [{"cell": "rnn", "crnn": 200.0, "crnn_2_threads": 300.0, "torch": 100.0,
+             "peak_share": 0.8},
+            {"cell": "lstm", "crnn": 100.0, "crnn_2_threads": None, "torch": None,
+             "peak_share": 0.5}]
+    targets = bench.print_throughputs(rows, "float32", sys.stdout)
+    printed = capsys.readouterr().out
+    assert "rnn   crnn 200 (80 % of peak), 2 threads 300 (1.50x); PyTorch 100 (2.00x)" in printed
+    assert [(t["config"], t["peer"], t["met"]) for t in targets] == [
+        ("training rnn", "% of peak", True), ("training rnn", "vs PyTorch", True),
+        ("training rnn", "2 threads", False), ("training lstm", "% of peak", False)]
+
+
+def test_pytorch_training_throughput():
+    pytest.importorskip("torch")
+    assert bench.torch_training_throughput("lstm", np.float32, iterations=2, repeat=1) > 0
