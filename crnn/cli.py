@@ -21,25 +21,27 @@ import numpy as np
 from . import chartrain, checkpoint, corpus
 from .fit import OPTIMIZERS
 from .rnn import CELLS
-from .text import Vocabulary, sample_text
+from .text import Vocabulary, builtins_documents, sample_text
 
 
 class CLIError(Exception):
     """A problem with what the user asked for: printed, exit status 2."""
 
 
-def read_corpus(path):
-    """(what it is, vocabulary, training ids, held-out ids). The default: the
-    standard library's docstrings, every 20th module held out. A FILE: read
+def read_corpus(path, which="stdlib"):
+    """(what it is, vocabulary, training ids, held-out ids). Without a path:
+    the standard library's docstrings (or, ``which="builtins"``, the
+    builtins'), every 20th document held out. A FILE: read
     twice in chunks (its characters, then their ids), so that only its ids
     (one or two bytes a character) are held; its last 5 %, from a line's
     start, is held out."""
     if path is None:
-        documents = corpus.stdlib_documents()
+        documents = corpus.stdlib_documents() if which == "stdlib" else builtins_documents()
         train_text, held_text = corpus.split(documents)
         vocabulary = Vocabulary(train_text + held_text)
         dtype = _id_dtype(vocabulary)
-        return (f"the docstrings of Python's standard library ({len(documents)} modules, "
+        what = "standard library" if which == "stdlib" else "builtins"
+        return (f"the docstrings of Python's {what} ({len(documents)} documents, "
                 f"every 20th held out)", vocabulary, vocabulary.encode(train_text, dtype),
                 vocabulary.encode(held_text, dtype))
     try:
@@ -186,7 +188,7 @@ def _new_model(args, vocabulary):
 
 
 def train(args):
-    source, vocabulary, train_ids, held_ids = read_corpus(args.file)
+    source, vocabulary, train_ids, held_ids = read_corpus(args.file, args.corpus)
     resumed = None
     if args.resume:
         resumed = load_checkpoint(args.checkpoint)
@@ -378,6 +380,9 @@ def parser():
                             "text", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("file", nargs="?", help="a UTF-8 text file (default: the docstrings of "
                    "Python's standard library, gathered at run time)")
+    t.add_argument("--corpus", choices=["stdlib", "builtins"], default="stdlib",
+                   help="without a FILE: the standard library's docstrings (about 860 KB), or "
+                        "the builtins' (about 30 KB)")
     t.add_argument("--cell", choices=sorted(CELLS), default=DEFAULTS["cell"],
                    help="the recurrent cell: rnn (Elman), lstm or gru")
     t.add_argument("--hidden", type=positive_int, default=DEFAULTS["hidden"], help="hidden size")

@@ -217,6 +217,9 @@ def test_no_command_means_train_on_the_default_corpus(tmp_path, capsys):
     out = capsys.readouterr().out
     assert status == 0 and "the docstrings of Python's standard library" in out
     assert "held-out" in out and "done: iteration 20" in out
+    status = cli.main(["--corpus", "builtins", "--hidden", "8", "--batch-size", "4",
+                       "--iterations", "5", "--checkpoint", str(tmp_path / "b.npz")])
+    assert status == 0 and "the docstrings of Python's builtins" in capsys.readouterr().out
 
 
 def test_train_a_stacked_relu_model_with_dropout(corpus, tmp_path, capsys):
