@@ -1,9 +1,10 @@
 """The command line: ``crnn train``, ``crnn sample``, ``crnn bench``.
 
-    crnn train                 # a char-RNN on the builtins' docstrings
-    crnn train book.txt --iterations 100000 --checkpoint book.npz
-    crnn train book.txt --checkpoint book.npz --resume
+    crnn train                 # a GRU on the standard library's docstrings, < 1 minute
+    crnn train book.txt --iterations 100000 --minutes 60 --checkpoint book.npz
+    crnn train book.txt --iterations 100000 --checkpoint book.npz --resume   # exactly
     crnn train --cell lstm --layers 2 --hidden 128   # an LSTM, two layers
+    crnn train --corpus builtins --cell rnn          # the small corpus, an Elman RNN
     crnn sample book.npz --length 300 --temperature 0.8 --prime "The "
     crnn bench --config charrnn
 
