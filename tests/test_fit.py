@@ -171,3 +171,22 @@ def test_a_non_finite_loss_stops_before_the_update():
     with pytest.raises(FloatingPointError, match="the loss is nan in epoch 1"):
         net.fit(X, y, batch_size=10, progress=False)
     np.testing.assert_array_equal(net.Whh, before)
+
+
+def test_many_to_many_regression_from_a_list_or_its_padded_array():
+    """A running sum at every step: the same history from a list of
+    sequences and from the padded arrays with lengths."""
+    rng = np.random.default_rng(13)
+    X = [rng.standard_normal((rng.integers(3, 15), 2)) for _ in range(200)]
+    y = [np.cumsum(x[:, :1], axis=0) * 0.3 for x in X]
+    history = crnn.LSTM(2, 1, 16, seed=0).fit(X, y, epochs=25, lr=1e-2, validation_split=0.2,
+                                               seed=0, progress=False)
+    assert history["val_loss"][-1] < 0.05 * np.var(np.concatenate(y))
+    T, lengths = 14, [len(x) for x in X]
+    X_padded, y_padded = np.zeros((200, T, 2)), np.zeros((200, T, 1))
+    for i, (x, t) in enumerate(zip(X, y)):
+        X_padded[i, :len(x)], y_padded[i, :len(t)] = x, t
+    again = crnn.LSTM(2, 1, 16, seed=0).fit(X_padded, y_padded, lengths=lengths, epochs=25,
+                                             lr=1e-2, validation_split=0.2, seed=0,
+                                             progress=False)
+    assert again == history
