@@ -189,6 +189,7 @@ def _new_model(args, vocabulary):
 
 
 def train(args):
+    args.file = getattr(args, "file", None)
     source, vocabulary, train_ids, held_ids = read_corpus(args.file, args.corpus)
     resumed = None
     if args.resume:
@@ -379,8 +380,9 @@ def parser():
     commands = top.add_subparsers(dest="command")
     t = commands.add_parser("train", help="train a character-level RNN, LSTM or GRU on a "
                             "text", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("file", nargs="?", help="a UTF-8 text file (default: the docstrings of "
-                   "Python's standard library, gathered at run time)")
+    t.add_argument("file", nargs="?", default=argparse.SUPPRESS,
+                   help="a UTF-8 text file (default: the docstrings of Python's standard "
+                        "library, gathered at run time; see --corpus)")
     t.add_argument("--corpus", choices=["stdlib", "builtins"], default="stdlib",
                    help="without a FILE: the standard library's docstrings (about 860 KB), or "
                         "the builtins' (about 30 KB)")
@@ -396,7 +398,8 @@ def parser():
                    help="streams through the text, each carrying its state")
     t.add_argument("--seq-length", type=positive_int, default=DEFAULTS["seq_length"],
                    help="characters per window (the steps of truncated BPTT)")
-    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
+    t.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                   help="the optimizer, with its defaults but the learning rate")
     t.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"], help="learning rate")
     t.add_argument("--lr-schedule", choices=chartrain.SCHEDULES, default=DEFAULTS["lr_schedule"],
                    help="constant, or a cosine down to lr/10 at --iterations")
@@ -408,7 +411,8 @@ def parser():
                    help="a time budget for this session's training, beside --iterations")
     t.add_argument("--eval-every", type=int, default=500,
                    help="iterations between held-out evaluations (0: at the end only)")
-    t.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    t.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="the parameters' and computation's floating type")
     t.add_argument("--seed", type=int, default=0, help="the initial weights' and dropout's seed")
     t.add_argument("--checkpoint", default="crnn-checkpoint.npz",
                    help="where the run is saved, atomically")

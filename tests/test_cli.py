@@ -253,3 +253,13 @@ def test_train_and_sample_a_gated_cell(cell, corpus, tmp_path, capsys):
     status, _ = train(corpus, tmp_path, "--iterations", "10", "--cell", cell,
                       "--nonlinearity", "relu")
     assert status == 2 and "--nonlinearity is the Elman RNN's; a" in capsys.readouterr().err
+
+
+def test_every_train_option_says_what_it_does_and_its_default():
+    train_parser = next(a for a in cli.parser()._subparsers._group_actions[0].choices.items()
+                        if a[0] == "train")[1]
+    for action in train_parser._actions:
+        if action.option_strings and action.dest not in ("help", "resume"):
+            assert action.help, action.dest
+            assert "(default: %(default)s)" in train_parser.formatter_class(
+                "crnn")._get_help_string(action), action.dest
