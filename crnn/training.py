@@ -44,7 +44,11 @@ def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=
     if not math.isfinite(value):
         raise FloatingPointError(f"the loss is {value} at this step; the parameters were "
                                  "not updated")
-    grads = rnn.backward_batch(dY)
+    all_grads = rnn.backward_batch(dY)
+    # the parameters' gradients only: clipping by norm is over them, not the
+    # state's (as PyTorch's clip_grad_norm_ over parameters()); and they are
+    # the same arrays every step, so the clipping finds their one allocation
+    grads = {name: all_grads[name] for name in rnn.parameters()}
     if clip is not None:
         clip_elementwise(grads, clip)
     if clip_norm is not None:

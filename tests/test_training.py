@@ -91,3 +91,23 @@ def test_learning_matches_the_numpy_loop():
     uniform = np.log(len(vocabulary)) * 25
     assert np.mean(theirs) < 0.8 * uniform  # the loop itself learned
     assert abs(np.mean(ours) - np.mean(theirs)) < 0.1 * np.mean(theirs)
+
+
+def test_clip_norm_is_over_the_parameters_gradients_only():
+    """As PyTorch's clip_grad_norm_(model.parameters()): the state's gradient
+    (grads["h0"]) is not part of the norm."""
+    import copy
+    rnn = crnn.RNN(4, 4, 6, seed=1, init="pytorch")
+    twin = copy.deepcopy(rnn)
+    rng = np.random.default_rng(1)
+    x, y = rng.integers(0, 4, (7, 2)), rng.integers(0, 4, (7, 2))
+    h0 = rng.standard_normal((2, 6)) * 3
+    rnn.train_step(x, y, h0, optimizer=crnn.optim.SGD(rnn.parameters(), lr=0.5), clip_norm=0.1)
+    Y, _ = twin.forward_batch(x, h0)
+    _, dY = crnn.losses.softmax_cross_entropy(Y, y, "sum")
+    grads = twin.backward_batch(dY)
+    params = {name: grads[name] for name in twin.parameters()}
+    crnn.optim.clip_global_norm(params, 0.1)
+    crnn.optim.SGD(twin.parameters(), lr=0.5).step(params)
+    for name, p in rnn.parameters().items():
+        np.testing.assert_allclose(p, twin.parameters()[name], rtol=1e-13, atol=1e-15)
