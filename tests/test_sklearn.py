@@ -1,0 +1,76 @@
+"""The scikit-learn estimators (run where scikit-learn is installed):
+scikit-learn's own estimator checks, and the estimators in Pipeline,
+GridSearchCV and cross_val_score with two jobs, on a data set it ships."""
+import pickle
+
+import numpy as np
+import pytest
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.base import clone  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import FunctionTransformer  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from crnn.sklearn import EXPECTED_FAILED_CHECKS, RNNClassifier, RNNRegressor  # noqa: E402
+
+
+@parametrize_with_checks([RNNClassifier(epochs=5, random_state=0),
+                          RNNRegressor(epochs=5, random_state=0)],
+                         expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The 8x8 digits, each read row by row: 8 steps of 8 pixels, in [0, 1]."""
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).reshape(-1, 8, 8), y
+
+
+def test_digits_as_sequences_in_a_search_on_two_jobs(digits):
+    X, y = digits
+    X_train, y_train, X_test, y_test = X[:1200], y[:1200], X[1200:], y[1200:]
+    search = GridSearchCV(RNNClassifier(epochs=15, random_state=0),
+                          {"cell": ["gru", "lstm"], "hidden_size": [16, 32]}, cv=3, n_jobs=2)
+    search.fit(X_train, y_train)
+    serial = GridSearchCV(RNNClassifier(epochs=15, random_state=0),
+                          {"cell": ["gru", "lstm"], "hidden_size": [16, 32]}, cv=3, n_jobs=1)
+    serial.fit(X_train, y_train)
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
+                                  serial.cv_results_["mean_test_score"])
+    assert search.best_params_ == serial.best_params_
+    assert search.score(X_test, y_test) >= 0.9
+
+
+def test_pipeline_cross_validation_and_variable_lengths(digits):
+    X, y = digits
+    # a Pipeline of a transformer of the flat images and the classifier
+    pipeline = make_pipeline(FunctionTransformer(lambda flat: flat.reshape(-1, 8, 8)),
+                             RNNClassifier(epochs=25, random_state=0))
+    scores = cross_val_score(pipeline, X[:600].reshape(600, 64), y[:600], cv=3, n_jobs=2)
+    assert scores.mean() >= 0.8  # the folds of 200 differ: 0.87, 0.90, 0.79 here
+    # sequences of different lengths: each image cut after a random number of rows
+    rng = np.random.default_rng(0)
+    ragged = [x[:rng.integers(5, 9)] for x in X[:600]]
+    model = RNNClassifier(epochs=25, random_state=0).fit(ragged[:500], y[:500])
+    assert model.n_features_in_ == 8 and model.score(ragged[500:], y[500:600]) >= 0.6
+    with pytest.raises(ValueError, match="X has 4 features per step, but this estimator is "
+                                         "expecting 8"):
+        model.predict(X[:3, :, :4])
+
+
+def test_regression_pickling_and_clones():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 10, 2))
+    y = np.c_[X[:, :, 0].sum(axis=1), X[:, :, 1].mean(axis=1)]  # two outputs
+    model = RNNRegressor(epochs=30, random_state=0).fit(X, y)
+    assert model.predict(X).shape == (200, 2) and model.score(X, y) >= 0.8
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    fresh = clone(model)
+    assert not hasattr(fresh, "model_") and fresh.get_params() == model.get_params()
+    np.testing.assert_array_equal(fresh.fit(X, y).predict(X), model.predict(X))
