@@ -74,3 +74,33 @@ def test_regression_pickling_and_clones():
     fresh = clone(model)
     assert not hasattr(fresh, "model_") and fresh.get_params() == model.get_params()
     np.testing.assert_array_equal(fresh.fit(X, y).predict(X), model.predict(X))
+
+
+def test_a_search_on_a_dask_cluster_equals_the_serial_one(digits):
+    """GridSearchCV through joblib's Dask backend on a LocalCluster of two
+    worker processes: the same scores as the serial search."""
+    joblib = pytest.importorskip("joblib")
+    distributed = pytest.importorskip("distributed")
+    X, y = digits[0][:600], digits[1][:600]
+    grid = {"cell": ["gru", "rnn"], "hidden_size": [8, 16]}
+    serial = GridSearchCV(RNNClassifier(epochs=5, random_state=0), grid, cv=3).fit(X, y)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), joblib.parallel_backend("dask"):
+        on_dask = GridSearchCV(RNNClassifier(epochs=5, random_state=0), grid, cv=3,
+                               n_jobs=-1).fit(X, y)
+    np.testing.assert_array_equal(on_dask.cv_results_["mean_test_score"],
+                                  serial.cv_results_["mean_test_score"])
+    assert on_dask.best_params_ == serial.best_params_
+
+
+def test_the_digits_example(capsys):
+    from crnn import digits
+    digits.main()
+    out = capsys.readouterr().out
+    assert "LogisticRegression, 64 pixels" in out and "RNNClassifier search, serial" in out
+    accuracies = [float(line.split("held-out accuracy")[1].split()[0])
+                  for line in out.splitlines() if "held-out accuracy" in line]
+    assert min(accuracies) >= 0.85
+    if "on Dask" in out:
+        assert "scores equal to the serial search's" in out
