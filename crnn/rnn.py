@@ -427,9 +427,13 @@ class Recurrent:
         not needed."""
         return torch_interop.state_dict(self)
 
-    def load_state_dict(self, state):
-        """Set the parameters from a dict with PyTorch's names (arrays or tensors)."""
-        torch_interop.load_state_dict(self, state)
+    def load_state_dict(self, state, rnn_prefix=None, linear_prefix=None):
+        """Set the parameters from a dict with PyTorch's names (arrays or
+        tensors): "rnn.weight_ih_l0", ..., "linear.bias" as ``state_dict``
+        gives them; the bare names of a torch module's own state dict merged
+        with its Linear's ("weight_ih_l0", ..., "weight", "bias"); or under
+        the prefixes named ("encoder.", "head.")."""
+        torch_interop.load_state_dict(self, state, rnn_prefix, linear_prefix)
 
     # ---- training ------------------------------------------------------------
 

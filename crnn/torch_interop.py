@@ -43,22 +43,45 @@ def state_dict(rnn):
     return state
 
 
-def load_state_dict(rnn, state):
+def _prefixes(rnn, state, rnn_prefix, linear_prefix):
+    """The prefixes of the recurrent module's and the Linear's names in
+    ``state``: as given, else "rnn." and "linear." when its names have them,
+    else none (the bare names of an nn.RNN's own state dict and a Linear's)."""
+    if rnn_prefix is None:
+        rnn_prefix = "rnn." if any(str(k).startswith("rnn.") for k in state) else ""
+    if linear_prefix is None:  # with none, the names still differ: weight_ih_l0 / weight
+        linear_prefix = "linear." if rnn_prefix == "rnn." else ""
+    return rnn_prefix, linear_prefix
+
+
+def _renamed(name, rnn_prefix, linear_prefix):
+    """A layout's PyTorch name ("rnn.weight_ih_l0", "linear.bias") under the prefixes."""
+    owner, attribute = name.split(".", 1)
+    return (rnn_prefix if owner == "rnn" else linear_prefix) + attribute
+
+
+def load_state_dict(rnn, state, rnn_prefix=None, linear_prefix=None):
     """Set ``rnn``'s parameters from a state dict with PyTorch's names (NumPy
-    arrays or tensors); the two hidden biases are summed into each bh."""
-    expected = {name: p for p in rnn.layout.parameters for name in p.torch_names
-                if p.role != "bhn"}
+    arrays or tensors); the two hidden biases are summed into each bh. The
+    names carry ``rnn_prefix`` and ``linear_prefix`` ("encoder.", "head.",
+    ...); by default "rnn." and "linear." when the names start so, else none:
+    an nn.RNN's own state dict merged with its Linear's (weight, bias)."""
+    rnn_prefix, linear_prefix = _prefixes(rnn, state, rnn_prefix, linear_prefix)
+    expected = {_renamed(name, rnn_prefix, linear_prefix): (name, p)
+                for p in rnn.layout.parameters for name in p.torch_names if p.role != "bhn"}
     missing = sorted(set(expected) - set(state))
     if missing:
-        raise ValueError(f"state dict has no {missing}")
+        raise ValueError(f"state dict has no {missing}" + (
+            f" (names read with the prefixes {rnn_prefix!r} and {linear_prefix!r}: give "
+            "rnn_prefix= and linear_prefix= for others)"))
     extra = sorted(set(state) - set(expected))
     if extra:
         raise ValueError(f"state dict has entries crnn does not know: {extra}")
     values = {}
-    for name, p in expected.items():
-        values[name] = _as_numpy(state[name])
+    for key, (name, p) in expected.items():
+        values[name] = _as_numpy(state[key])
         if values[name].shape != _torch_shape(p):
-            raise ValueError(f"{name} must have shape {_torch_shape(p)}, got {values[name].shape}")
+            raise ValueError(f"{key} must have shape {_torch_shape(p)}, got {values[name].shape}")
     H = rnn.hidden_size
     for p in rnn.layout.parameters:  # after every check: all or nothing changes
         if p.role == "bhn":  # a GRU's b_hn, inside r * (...)

@@ -181,3 +181,24 @@ def test_to_torch_and_state_dicts_round_trip(layers, bidirectional, nonlinearity
     state.pop(next(iter(state)))
     with pytest.raises(ValueError, match="state dict has no"):
         twin.load_state_dict(state)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_state_dicts_with_bare_names_or_any_prefix(cell):
+    """An nn.RNN's own state dict merged with its Linear's, and names under
+    the prefixes a user's module has, load as PyTorch-named ones do."""
+    model = crnn.rnn.CELLS[cell](3, 2, 4, num_layers=2, seed=0, init="pytorch")
+    named = model.state_dict()
+    bare = {k.split(".", 1)[1]: v for k, v in named.items()}
+    assert "weight_ih_l1" in bare and "weight" in bare and "bias" in bare
+    custom = {("encoder." if k.startswith("rnn.") else "head.") + k.split(".", 1)[1]: v
+              for k, v in named.items()}
+    for state, prefixes in ((bare, {}), (custom, dict(rnn_prefix="encoder.",
+                                                     linear_prefix="head."))):
+        other = crnn.rnn.CELLS[cell](3, 2, 4, num_layers=2, seed=1, init="pytorch")
+        other.load_state_dict(state, **prefixes)
+        for name, p in model.parameters().items():
+            np.testing.assert_array_equal(other.parameters()[name], p)
+    with pytest.raises(ValueError, match=r"no \['bias', 'bias_hh_l0'.*read with the prefixes "
+                                         r"'' and '': give rnn_prefix= and linear_prefix="):
+        other.load_state_dict(custom)
