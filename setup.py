@@ -15,6 +15,9 @@ from setuptools.command.build_ext import build_ext
 # -fno-math-errno lets sqrt vectorize in the optimizers' loops (it only stops
 # setting errno; results are the same).
 UNIX_FLAGS = ["-O3", "-std=c99", "-fno-wrapv", "-fno-math-errno"]
+# Release builds carry no debug information (Python's own CFLAGS ask for -g:
+# 3.6 of the extension's 4.1 MB were debug sections); the sanitizer build keeps it.
+RELEASE_FLAGS = ["-g0"]
 MSVC_FLAGS = ["/O2"]
 
 # Threads for large products, with OpenMP where the compiler has it: gcc on
@@ -41,6 +44,8 @@ class BuildExt(build_ext):
         if SANITIZE and not msvc:
             flags += SANITIZE_FLAGS
             link += SANITIZE_FLAGS
+        elif not msvc:
+            flags += RELEASE_FLAGS
         for ext in self.extensions:
             ext.extra_compile_args = flags + ext.extra_compile_args
             ext.extra_link_args = link + ext.extra_link_args
