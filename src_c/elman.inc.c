@@ -81,8 +81,7 @@ static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
                                        real *da_first, ptrdiff_t T, ptrdiff_t B,
                                        ptrdiff_t H, int activation, int reverse) {
     const size_t row_bytes = (size_t)H * sizeof(real);
-    if (dh_n) memcpy(carry, dh_n, (size_t)B * row_bytes);
-    else memset(carry, 0, (size_t)B * row_bytes);
+    FN(carry_start)(carry, dh_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) {
         const ptrdiff_t t = step_at(s, T, reverse);
         real *da = d_hidden + t * B * H;
@@ -104,7 +103,7 @@ static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
         /* G_h_prev = G_a_t Whh (rows past a sequence's length add 0) */
         if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh, H, rows, H, H, s % 2);
     }
-    if (dh0) for (ptrdiff_t i = 0; i < B * H; i++) dh0[i] += carry[i];
+    FN(carry_end)(dh0, carry, B, H);
 }
 
 void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,
@@ -123,11 +122,7 @@ void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,
                                 activation, reverse);
         da_first = d_hidden + step_at(0, T, reverse) * B * H; /* every first step */
     }
-    /* G_Whh += sum_t G_a_t^T h_prev: every step but each sequence's first reads
-     * the state of the step before, in one product (a row zeroed past a
-     * sequence's length adds 0); the first steps read h0 */
-    const ptrdiff_t rows = (T - 1) * B;
-    if (reverse) FN(matmul_tn)(kern, dWhh, d_hidden, hidden_states + B * H, rows, H, H);
-    else FN(matmul_tn)(kern, dWhh, d_hidden + B * H, hidden_states, rows, H, H);
-    if (h0) FN(matmul_tn)(kern, dWhh, da_first, h0, B, H, H);
+    /* G_Whh += sum_t G_a_t^T h_prev */
+    FN(recurrent_weight_gradient)(kern, dWhh, d_hidden, hidden_states, da_first, h0, T, B, H, 1,
+                                  reverse);
 }

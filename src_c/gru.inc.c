@@ -121,8 +121,7 @@ void FN(crnn_gru_backward)(real *dWhh, real *dbhn, real *dh0, real *d_gates, rea
                            ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 3);
-    if (dh_n) memcpy(w.carry_h, dh_n, (size_t)(B * H) * sizeof(real));
-    else memset(w.carry_h, 0, (size_t)(B * H) * sizeof(real));
+    FN(carry_start)(w.carry_h, dh_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
         const ptrdiff_t t = step_at(s, T, reverse);
         const ptrdiff_t rows = rows_at(lengths, t, B);
@@ -134,7 +133,7 @@ void FN(crnn_gru_backward)(real *dWhh, real *dbhn, real *dh0, real *d_gates, rea
         if (s > 0 || dh0)
             FN(recurrent_product)(kern, w.carry_h, w.step, Whh, H, rows, H, 3 * H, s % 2);
     }
-    for (ptrdiff_t k = 0; dh0 && k < B * H; k++) dh0[k] += w.carry_h[k];
+    FN(carry_end)(dh0, w.carry_h, B, H);
     /* G_Whh += sum_t G_recurrent_t^T h_prev: its r and z rows read the r and
      * z columns of d_gates in place (3H apart), its n rows d_hn; every step
      * but each sequence's first reads the step before's state, the first

@@ -123,11 +123,8 @@ void FN(crnn_lstm_backward)(real *dWhh, real *dh0, real *dc0, real *d_gates,
                             ptrdiff_t H, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 4);
-    const size_t state_bytes = (size_t)(B * H) * sizeof(real);
-    if (dh_n) memcpy(w.carry_h, dh_n, state_bytes);
-    else memset(w.carry_h, 0, state_bytes);
-    if (dc_n) memcpy(w.carry_c, dc_n, state_bytes);
-    else memset(w.carry_c, 0, state_bytes);
+    FN(carry_start)(w.carry_h, dh_n, B, H);
+    FN(carry_start)(w.carry_c, dc_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
         const ptrdiff_t t = step_at(s, T, reverse);
         const ptrdiff_t rows = rows_at(lengths, t, B);
@@ -140,11 +137,9 @@ void FN(crnn_lstm_backward)(real *dWhh, real *dh0, real *dc0, real *d_gates,
         if (s > 0 || dh0)
             FN(recurrent_product)(kern, w.carry_h, dg, Whh, H, rows, H, 4 * H, s % 2);
     }
-    for (ptrdiff_t k = 0; dh0 && k < B * H; k++) dh0[k] += w.carry_h[k];
-    for (ptrdiff_t k = 0; dc0 && k < B * H; k++) dc0[k] += w.carry_c[k];
-    /* G_Whh += sum_t G_gates_t^T h_prev, as crnn_elman_backward */
-    const ptrdiff_t later_rows = (T - 1) * B;
-    if (reverse) FN(matmul_tn)(kern, dWhh, d_gates, hidden_states + B * H, later_rows, 4 * H, H);
-    else FN(matmul_tn)(kern, dWhh, d_gates + B * 4 * H, hidden_states, later_rows, 4 * H, H);
-    if (h0) FN(matmul_tn)(kern, dWhh, w.d_first, h0, B, 4 * H, H);
+    FN(carry_end)(dh0, w.carry_h, B, H);
+    FN(carry_end)(dc0, w.carry_c, B, H);
+    /* G_Whh += sum_t G_gates_t^T h_prev */
+    FN(recurrent_weight_gradient)(kern, dWhh, d_gates, hidden_states, w.d_first, h0, T, B, H, 4,
+                                  reverse);
 }

@@ -1,7 +1,10 @@
 /*
- * The states of a recurrence under variable lengths, shared by every cell (a
- * template: crnn.c includes it once per floating type). Sequence b has step t
- * when t < lengths[b]. A step's rows of the sequences that do not have it are
+ * What every cell's recurrence does alike (a template: crnn.c includes it
+ * once per floating type): its states under variable lengths; the backward's
+ * carried state gradient and the recurrent weight's gradient; a gated
+ * cell's workspace.
+ *
+ * Variable lengths: sequence b has step t when t < lengths[b]. A step's rows of the sequences that do not have it are
  * zeroed, so the next step reads a zero state there: what the reverse
  * direction of a sequence must start from, when its initial state is zero.
  * So only two things need rows copied, once per sequence, not once per step:
@@ -52,6 +55,35 @@ static const real *FN(state_before)(const real *prev, const real *state0, const 
                                     int first, ptrdiff_t b, ptrdiff_t H) {
     if (!first) return prev + b * H;
     return state0 ? state0 + b * H : zeros;
+}
+
+/* ---- the backward ----
+ * The carried gradient (B,H) of a state: at the start dLoss/d(the
+ * final state), state_n_grad, or zeros without one. */
+static void FN(carry_start)(real *carry, const real *state_n_grad, ptrdiff_t B, ptrdiff_t H) {
+    if (state_n_grad) memcpy(carry, state_n_grad, (size_t)(B * H) * sizeof(real));
+    else memset(carry, 0, (size_t)(B * H) * sizeof(real));
+}
+
+/* At the end, the carry is dLoss/d(the initial state): state0_grad (B,H, or
+ * NULL to skip) += it. */
+static void FN(carry_end)(real *state0_grad, const real *carry, ptrdiff_t B, ptrdiff_t H) {
+    for (ptrdiff_t k = 0; state0_grad && k < B * H; k++) state0_grad[k] += carry[k];
+}
+
+/* G_Whh (G*H,H) += sum_t G_t^T h_prev for a recurrence whose recurrent
+ * gradient G_t (T,B,G*H) is its whole gate gradient (the Elman cell's, G = 1,
+ * and the LSTM's, G = 4): every step but each sequence's first reads the
+ * state of the step before, in one product (a row zeroed past a sequence's
+ * length adds 0); the first steps read h0, with their G in d_first (B,G*H). */
+static void FN(recurrent_weight_gradient)(const FN(crnn_kernels) *kern, real *dWhh,
+                                          const real *d_gates, const real *hidden_states,
+                                          const real *d_first, const real *h0, ptrdiff_t T,
+                                          ptrdiff_t B, ptrdiff_t H, ptrdiff_t G, int reverse) {
+    const ptrdiff_t later_rows = (T - 1) * B;
+    if (reverse) FN(matmul_tn)(kern, dWhh, d_gates, hidden_states + B * H, later_rows, G * H, H);
+    else FN(matmul_tn)(kern, dWhh, d_gates + B * G * H, hidden_states, later_rows, G * H, H);
+    if (h0) FN(matmul_tn)(kern, dWhh, d_first, h0, B, G * H, H);
 }
 
 /* The workspace of a gated recurrence (G = 4 gates for the LSTM, 3 for the
