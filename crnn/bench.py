@@ -470,7 +470,7 @@ def training_flops_per_character(V, H, gates):
     return 2 * 3 * (H * gates * H + H * V)
 
 
-def _throughput_data(dtype):
+def _throughput_data():
     """A character text's streams and its vocabulary size, for the throughput."""
     from .chartrain import Streams
     from .text import Vocabulary, default_corpus
@@ -480,12 +480,13 @@ def _throughput_data(dtype):
     return Streams(ids, THROUGHPUT["batch"], THROUGHPUT["window"]), len(vocabulary)
 
 
-def crnn_training_throughput(cell, dtype, iterations=40, repeat=3):
+def crnn_training_throughput(cell, dtype, iterations=40, repeat=3, data=None):
     """Characters per second of crnn's batched training step (the main job's:
-    crnn.chartrain.step), median of ``repeat`` runs of ``iterations``."""
+    crnn.chartrain.step), median of ``repeat`` runs of ``iterations``; ``data``
+    as _throughput_data gives it (read-only), made when None."""
     from .chartrain import RunState, step
     from .optim import Adam
-    streams, V = _throughput_data(dtype)
+    streams, V = data or _throughput_data()
     model = CELLS[cell](V, V, THROUGHPUT["hidden"], dtype=dtype, init="pytorch", seed=0)
     optimizer, run = Adam(model.parameters(), lr=1e-3), RunState()
 
@@ -497,14 +498,14 @@ def crnn_training_throughput(cell, dtype, iterations=40, repeat=3):
     return iterations * THROUGHPUT["batch"] * THROUGHPUT["window"] / seconds
 
 
-def torch_training_throughput(cell, dtype, iterations=20, repeat=3):
+def torch_training_throughput(cell, dtype, iterations=20, repeat=3, data=None):
     """The same step in PyTorch: nn.RNN or nn.LSTM on one-hot inputs, an
     nn.Linear, cross-entropy, clip_grad_norm_, Adam; None without torch."""
     try:
         import torch
     except ImportError:
         return None
-    streams, V = _throughput_data(dtype)
+    streams, V = data or _throughput_data()
     tdtype = torch.float32 if dtype == np.float32 else torch.float64
     kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
     recurrent = kind(V, THROUGHPUT["hidden"]).to(tdtype)
@@ -533,17 +534,17 @@ def torch_training_throughput(cell, dtype, iterations=20, repeat=3):
 def training_throughputs(dtype, peak):
     """Per cell: crnn on one and two threads, PyTorch on one, characters/s;
     the rows of the batched-training table and its targets."""
-    rows = []
+    rows, data = [], _throughput_data()  # one text for every measurement
+    V = data[1]
     before = _core.get_num_threads()
     try:
         for cell in ("rnn", "lstm"):
             _core.set_num_threads(1)
-            one = crnn_training_throughput(cell, dtype)
-            theirs = torch_training_throughput(cell, dtype)
+            one = crnn_training_throughput(cell, dtype, data=data)
+            theirs = torch_training_throughput(cell, dtype, data=data)
             two = None
             if os.cpu_count() >= 2 and _core.set_num_threads(2) == 2:
-                two = crnn_training_throughput(cell, dtype)
-            _, V = _throughput_data(dtype)
+                two = crnn_training_throughput(cell, dtype, data=data)
             share = one * training_flops_per_character(V, THROUGHPUT["hidden"],
                                                        Layout(1, 1, 1, cell=cell).gates) / 1e9 / peak
             rows.append({"cell": cell, "crnn": one, "crnn_2_threads": two, "torch": theirs,

@@ -256,9 +256,7 @@ def fit(model, X, y, *, lengths=None, loss=None, optimizer="adam", lr=None, batc
             total, correct, count = 0.0, 0, 0
             for indices in batches(data.lengths, batch_size, rng, shuffle):
                 X_b, lengths_b, targets_b = data.batch(model, indices)
-                Y, _ = model.forward_batch(X_b.swapaxes(0, 1) if model.batch_first else X_b,
-                                           lengths=lengths_b)
-                Y = Y.swapaxes(0, 1) if model.batch_first else Y
+                Y = _forward(model, X_b, lengths_b)
                 value, dY, right, n = _batch_loss(model, data, Y, lengths_b, targets_b, loss)
                 if not math.isfinite(value):
                     raise FloatingPointError(f"the loss is {value} in epoch {epoch + 1}; the "
@@ -332,12 +330,18 @@ def _outputs(model, data, batch_size):
     try:
         for indices in batches(data.lengths, batch_size, None, shuffle=False):
             X_b, lengths_b, targets_b = data.batch(model, indices)
-            Y, _ = model.forward_batch(X_b.swapaxes(0, 1) if model.batch_first else X_b,
-                                       lengths=lengths_b)
-            model._engine.use_up()
-            yield indices, Y.swapaxes(0, 1) if model.batch_first else Y, lengths_b, targets_b
+            Y = _forward(model, X_b, lengths_b)
+            model._engine.use_up()  # nothing kept for a backward
+            yield indices, Y, lengths_b, targets_b
     finally:
         model.train(training)
+
+
+def _forward(model, X_b, lengths_b):
+    """Y (T, B, O) of a batch padded time first, whatever ``batch_first``."""
+    Y, _ = model.forward_batch(X_b.swapaxes(0, 1) if model.batch_first else X_b,
+                               lengths=lengths_b)
+    return Y.swapaxes(0, 1) if model.batch_first else Y
 
 
 def predict(model, X, lengths=None, *, per_step=False, batch_size=256):
