@@ -32,6 +32,16 @@ SANITIZE_FLAGS = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefin
 
 
 class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        if SANITIZE:
+            # setuptools judges a build up to date by times, not flags: the
+            # sanitizer build always rebuilds, its objects in a directory of
+            # their own (.ci/sanitize builds from a copy of the sources, so a
+            # later release build never meets its extension either)
+            self.force = True
+            self.build_temp += "-sanitize"
+
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
         flags = list(MSVC_FLAGS if msvc else UNIX_FLAGS)
