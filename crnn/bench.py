@@ -1,4 +1,4 @@
-"""The benchmark: crnn against plain NumPy, PyTorch and ONNX Runtime.
+"""The benchmark: crnn against plain NumPy, PyTorch and ONNX Runtime. ::
 
     python -m crnn.bench                       # every configuration, float32, 1 thread
     python -m crnn.bench --config charrnn --config 10,4,8,16,8 --dtype float64
@@ -38,6 +38,8 @@ from . import RNN, _core, reference
 from .rnn import CELLS
 from ._files import atomic_write
 from .layers import Layout
+
+__all__ = ["main"]
 
 CONFIGS = {  # T, B, I, H, O
     "seed": (3, 1, 3, 3, 2),
@@ -415,6 +417,25 @@ def check_targets(rows, dtype, threads, out):
     return found
 
 
+def draw(rows, ax):
+    """On matplotlib's ``ax``, for each configuration, how many times crnn's
+    time each peer takes (log scale; above 1: crnn is faster), like with
+    like: forward+backward, or the forward where the peer has no backward
+    (ONNX Runtime)."""
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    peers = [s for s in dict.fromkeys(r["system"] for r in rows) if s != "crnn"]
+    width = 0.8 / max(len(peers), 1)
+    for i, system in enumerate(peers):
+        mine = {r["config"]: r for r in rows if r["system"] == system}
+        measure = "fwd+bwd" if any("fwd+bwd ratio" in r for r in mine.values()) else "fwd"
+        values = [mine.get(config, {}).get(f"{measure} ratio", np.nan) for config in configs]
+        ax.bar(np.arange(len(configs)) + i * width, values, width, label=f"{system}, {measure}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(configs)) + 0.4 - width / 2, configs)
+    ax.set_yscale("log")
+    ax.set_ylabel("the peer's time / crnn's")
+
+
 def plot(rows, path):
     try:
         import matplotlib
@@ -423,18 +444,8 @@ def plot(rows, path):
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
     configs = list(dict.fromkeys(r["config"] for r in rows))
-    systems = list(dict.fromkeys(r["system"] for r in rows))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(configs), 4.5))
-    width = 0.8 / len(systems)
-    for i, system in enumerate(systems):
-        values = []
-        for config in configs:
-            row = next((r for r in rows if r["config"] == config and r["system"] == system), {})
-            values.append(row.get("fwd+bwd", row.get("fwd", np.nan)) * 1e3 if row else np.nan)
-        ax.bar(np.arange(len(configs)) + i * width, values, width, label=system)
-    ax.set_xticks(np.arange(len(configs)) + 0.4 - width / 2, configs)
-    ax.set_yscale("log")
-    ax.set_ylabel("forward+backward, ms (ONNX Runtime: forward)")
+    draw(rows, ax)
     ax.legend()
     fig.tight_layout()
     atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=120))
@@ -608,6 +619,8 @@ def training_rates(dtype, repeat=3, iterations=2000, numpy_iterations=300):
 
 
 def main(argv=None):
+    """Run ``python -m crnn.bench`` with the arguments ``argv`` (default: the
+    command line's) and print its tables."""
     parser = argparse.ArgumentParser(prog="python -m crnn.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--config", action="append", type=parse_config,
                         help="a configuration name or T,B,I,H,O; repeatable (default: all)")
@@ -630,6 +643,7 @@ def main(argv=None):
     parser.add_argument("--training", action="store_true",
                         help="also time char-RNN training against min-char-rnn's NumPy loop, "
                              "and batched character training against PyTorch")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.threads < 1 or args.repeat < 1 or args.layers < 1:
         parser.error("--threads, --repeat and --layers must be positive")
@@ -640,14 +654,14 @@ def main(argv=None):
     threads_before = _core.get_num_threads()
     limiter = limit_threads(args.threads)
     try:
-        run(args, configs, systems, dtype, limiter)
+        run(args, argv, configs, systems, dtype, limiter)
     finally:  # main() may be called from a program that goes on
         _core.set_num_threads(threads_before)
         if limiter is not None:
             limiter.restore_original_limits()
 
 
-def run(args, configs, systems, dtype, limiter):
+def run(args, argv, configs, systems, dtype, limiter):
     peaks = matmul_peak(dtype, args.threads)
     peak = max(peaks.values())
     print(f"crnn {sys.modules['crnn'].__version__}, kernel path {_core.get_kernel()}, {args.dtype}, "
@@ -688,8 +702,13 @@ def run(args, configs, systems, dtype, limiter):
         throughput = training_throughputs(dtype, peak)
         targets += print_throughputs(throughput, args.dtype, sys.stdout)
     if args.json:
-        record = {"machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
-                              "python": platform.python_version(), "numpy": np.__version__},
+        peers = {name: getattr(sys.modules.get(name), "__version__", None)
+                 for name in ("torch", "onnxruntime")}
+        record = {"command": " ".join(["python -m crnn.bench"] + list(argv)),
+                  "date": time.strftime("%Y-%m-%d"),
+                  "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
+                              "python": platform.python_version(), "numpy": np.__version__,
+                              **{name: v for name, v in peers.items() if v is not None}},
                   "kernel": _core.get_kernel(), "dtype": args.dtype, "threads": args.threads,
                   "matmul_peak_gflops": peaks, "results": rows, "targets": targets}
         atomic_write(args.json, lambda f: f.write(json.dumps(record, indent=1).encode()))
