@@ -1,4 +1,4 @@
-"""crnn: small, fast, compiled recurrent networks for the CPU.
+"""crnn: small, fast, compiled recurrent networks for the CPU. ::
 
     h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU   (RNN)
     y_t = Why h_t + by

@@ -37,6 +37,7 @@ def available_kernels():
 
 
 def get_kernel():
+    """The kernel path in use: "avx512", "avx2" or "portable"."""
     return crnn_kernel_name(crnn_get_kernel()).decode()
 
 

@@ -1,6 +1,6 @@
 """The adding problem (Hochreiter and Schmidhuber 1997, as Le, Jaitly and
 Hinton 2015 ran it): a long-memory test that a tanh Elman RNN fails and an
-IRNN (ReLU, Whh initialised to the identity) learns.
+IRNN (ReLU, Whh initialised to the identity) learns. ::
 
     python -m crnn.adding [--steps 8000] [--length 100]
 
@@ -20,6 +20,8 @@ import numpy as np
 
 from . import optim
 from .rnn import RNN
+
+__all__ = ["adding_batch", "train", "held_out_mse", "main"]
 
 
 def adding_batch(rng, length, batch):
@@ -61,6 +63,8 @@ def train(nonlinearity, init, steps, length, lr, seed=0, hidden=100, batch=16, c
 
 
 def held_out_mse(rnn, length, sequences=2000, seed=12345):
+    """The mean squared error of ``rnn``'s last-step outputs on ``sequences``
+    new sequences of ``length`` steps (drawn from ``seed``, the same for every model)."""
     X, targets = adding_batch(np.random.default_rng(seed), length, sequences)
     Y, _ = rnn.forward_batch(X)
     return float(np.mean((Y[-1] - targets) ** 2))
@@ -73,6 +77,8 @@ MODELS = {  # name: nonlinearity, init, Adam's learning rate
 
 
 def main(argv=None):
+    """Run ``python -m crnn.adding`` with the arguments ``argv`` (default: the
+    command line's)."""
     parser = argparse.ArgumentParser(prog="python -m crnn.adding",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=8000, help="training steps per model")

@@ -20,6 +20,9 @@ import numpy as np
 
 from .losses import softmax_cross_entropy
 
+__all__ = ["Streams", "RunState", "bits_per_character", "learning_rate",
+           "step", "evaluate", "train"]
+
 LN2 = math.log(2)
 SCHEDULES = ("constant", "cosine")
 

@@ -19,6 +19,8 @@ import numpy as np
 from ._files import atomic_write
 from .rnn import CELLS
 
+__all__ = ["Checkpoint", "save", "load"]
+
 FORMAT = "crnn-checkpoint-3"
 FORMATS = ("crnn-checkpoint-1", "crnn-checkpoint-2", FORMAT)  # what load reads
 

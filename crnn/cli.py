@@ -1,4 +1,4 @@
-"""The command line: ``crnn train``, ``crnn sample``, ``crnn bench``.
+"""The command line: ``crnn train``, ``crnn sample``, ``crnn bench``. ::
 
     crnn train                 # a GRU on the standard library's docstrings, < 1 minute
     crnn train book.txt --iterations 100000 --minutes 60 --checkpoint book.npz
@@ -23,6 +23,8 @@ from . import chartrain, checkpoint, corpus
 from .fit import OPTIMIZERS
 from .rnn import CELLS
 from .text import Vocabulary, builtins_documents, sample_text
+
+__all__ = ["main"]
 
 
 class CLIError(Exception):
@@ -441,6 +443,8 @@ def parser():
 
 
 def main(argv=None):
+    """Run ``crnn`` with the arguments ``argv`` (default: the command line's);
+    returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
         from . import bench

@@ -18,6 +18,8 @@ import tempfile
 
 from .text import builtins_documents
 
+__all__ = ["stdlib_documents", "split"]
+
 SEPARATOR = "\n\n"
 
 

@@ -1,4 +1,4 @@
-"""fit() and predict() over datasets of sequences of different lengths.
+"""fit() and predict() over datasets of sequences of different lengths. ::
 
     history = model.fit(X, y, epochs=20, validation_split=0.1, seed=0)
     outputs = model.predict(X)
@@ -23,6 +23,8 @@ import numpy as np
 
 from . import _checks, optim
 from .losses import mean_squared_error, softmax_cross_entropy
+
+__all__ = ["History", "Dataset", "batches", "fit", "predict", "evaluate"]
 
 OPTIMIZERS = {"sgd": optim.SGD, "adagrad": optim.Adagrad, "rmsprop": optim.RMSprop,
               "adam": optim.Adam, "adamw": optim.AdamW}

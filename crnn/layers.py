@@ -21,6 +21,8 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
+__all__ = ["Layout", "Parameter", "suffix"]
+
 # the C core's CRNN_TANH, CRNN_RELU
 NONLINEARITIES = {"tanh": 0, "relu": 1}
 INITS = ("normal", "pytorch", "orthogonal", "identity")

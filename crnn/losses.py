@@ -9,6 +9,8 @@ import numpy as np
 
 from . import _checks, _core
 
+__all__ = ["softmax_cross_entropy", "mean_squared_error"]
+
 
 def _scale(reduction, count):
     if reduction == "sum":

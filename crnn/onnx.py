@@ -19,6 +19,8 @@ import numpy as np
 
 from ._files import atomic_write
 
+__all__ = ["export", "build_model"]
+
 OPSET = 17
 
 # per cell: the ONNX operator, and crnn's gate blocks in the operator's order

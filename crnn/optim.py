@@ -1,4 +1,4 @@
-"""Optimizers and gradient clipping over a model's parameters.
+"""Optimizers and gradient clipping over a model's parameters. ::
 
     opt = crnn.optim.Adagrad(rnn.parameters(), lr=0.1, eps=1e-8)
     grads = rnn.backward_batch(dY)
@@ -20,6 +20,9 @@ import math
 import numpy as np
 
 from . import _checks, _core
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop",
+           "Adam", "AdamW", "clip_elementwise", "clip_global_norm"]
 
 
 _layouts = {}  # ids of arrays -> (the arrays, their flat base or None)

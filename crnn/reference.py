@@ -1,4 +1,4 @@
-"""The Elman RNN family in plain NumPy: the specification of crnn's math.
+"""The Elman RNN family in plain NumPy: the specification of crnn's math. ::
 
     a_t = x_t Wxh^T + h_prev Whh^T + bh       (pre-activation)
     h_t = act(a_t)                            act = tanh or ReLU

@@ -13,6 +13,8 @@ import numpy as np
 from . import _checks, _core, torch_interop, training
 from .layers import GATED_INITS, INITS, NONLINEARITIES, Layout
 
+__all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
+
 
 def _parameter(name):
     def get(self):
@@ -511,7 +513,7 @@ class Recurrent:
 
 
 class RNN(Recurrent):
-    """An Elman RNN: stacked layers, one or two directions, and a linear output.
+    """An Elman RNN: stacked layers, one or two directions, and a linear output. ::
 
         h_t = act(Wxh x_t + Whh h_(t-1) + bh)      act = tanh or ReLU
         y_t = Why h_t + by
@@ -541,7 +543,7 @@ class RNN(Recurrent):
 
 class LSTM(Recurrent):
     """A long short-term memory network, PyTorch's ``nn.LSTM`` exactly,
-    followed by a linear output on every step (none with ``output_size=None``):
+    followed by a linear output on every step (none with ``output_size=None``)::
 
         [i f g o] = Wxh x_t + Whh h_(t-1) + bh      (gates stacked in that order)
         i, f, o = sigmoid(.),  g = tanh(.)
@@ -575,7 +577,7 @@ class LSTM(Recurrent):
 
 class GRU(Recurrent):
     """A gated recurrent unit network, PyTorch's ``nn.GRU`` exactly, followed
-    by a linear output on every step (none with ``output_size=None``):
+    by a linear output on every step (none with ``output_size=None``)::
 
         r = sigmoid(W_ir x_t + b_ir + W_hr h_(t-1) + b_hr)
         z = sigmoid(W_iz x_t + b_iz + W_hz h_(t-1) + b_hz)

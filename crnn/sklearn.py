@@ -1,5 +1,5 @@
 """scikit-learn estimators of sequences: ``RNNClassifier`` and ``RNNRegressor``
-(scikit-learn itself is optional: importing this module needs it).
+(scikit-learn itself is optional: importing this module needs it). ::
 
     from crnn.sklearn import RNNClassifier
     model = RNNClassifier(cell="gru", hidden_size=32, epochs=20, random_state=0)
@@ -25,6 +25,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from .rnn import CELLS
+
+__all__ = ["RNNClassifier", "RNNRegressor"]
 
 _STEPS = ("X's second axis is the number of steps of each sequence, which may differ "
           "between fit and predict; n_features_in_ counts the features of one step")

@@ -9,6 +9,8 @@ import builtins
 
 import numpy as np
 
+__all__ = ["Vocabulary", "sample_text", "sample_ids", "default_corpus", "builtins_documents"]
+
 
 def builtins_documents():
     """[(name, docstring)] of the builtins, in name order."""

@@ -1,4 +1,4 @@
-"""Time-series forecasting with crnn: a noisy sine, predicted one step ahead.
+"""Time-series forecasting with crnn: a noisy sine, predicted one step ahead. ::
 
     python -m crnn.timeseries
 
@@ -14,6 +14,8 @@ import numpy as np
 from . import optim
 from .losses import mean_squared_error
 from .rnn import RNN
+
+__all__ = ["main"]
 
 
 def noisy_sine(length, period=30.0, noise=0.05, seed=0):
@@ -67,6 +69,8 @@ def evaluate(rnn, test, window=40, last_only=False):
 
 
 def main():
+    """Run ``python -m crnn.timeseries``: fit both models, print their
+    held-out errors beside the trivial predictor's."""
     series = noisy_sine(3000)
     train, test = series[:2400], series[2400:]
     for name, fit, last_only in (("many-to-many", fit_many_to_many, False),

@@ -16,6 +16,8 @@ module holding the two layers as ``self.rnn`` and ``self.linear``
 """
 import numpy as np
 
+__all__ = ["state_dict", "load_state_dict", "from_torch", "to_torch"]
+
 
 def _as_numpy(value):
     """A NumPy array from an array or a CPU tensor (detached), without torch."""

@@ -1,5 +1,9 @@
 """One training step, and the windows of a long sequence for truncated BPTT.
 
+A loop over a text's token ids ``ids``, each window starting from the state
+the one before ended with (a fresh state where ``windows`` starts the text
+again)::
+
     opt = crnn.optim.Adagrad(rnn.parameters(), lr=0.1, eps=1e-8)
     h = None
     for inputs, targets, fresh in crnn.training.windows(ids, 25):
@@ -14,6 +18,8 @@ import numpy as np
 from . import _checks
 from .losses import LOSSES
 from .optim import clip_elementwise, clip_global_norm
+
+__all__ = ["train_step", "windows"]
 
 
 def train_step(rnn, inputs, targets, h0=None, *, optimizer, loss="ce_sum", clip=None,
