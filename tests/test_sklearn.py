@@ -104,3 +104,55 @@ def test_the_digits_example(capsys):
     assert min(accuracies) >= 0.85
     if "on Dask" in out:
         assert "scores equal to the serial search's" in out
+
+
+def test_partial_fit_learns_from_data_in_parts(digits):
+    X, y = digits
+    model = RNNClassifier(random_state=0)
+    # the first call is fit's first epoch exactly: the same model, optimizer and batches
+    model.partial_fit(X[:300], y[:300], classes=np.arange(10))
+    once = RNNClassifier(epochs=1, random_state=0).fit(X[:300], y[:300])
+    np.testing.assert_array_equal(model.model_._param_flat, once.model_._param_flat)
+    # then parts of 300 images, twelve passes: the optimizer's state goes on
+    trained, steps = model.model_, model.optimizer_.step_count
+    for _ in range(12):
+        for start in range(0, 1200, 300):
+            model.partial_fit(X[start:start + 300], y[start:start + 300])
+    assert model.model_ is trained and model.optimizer_.step_count == steps + 12 * 4 * 10
+    assert model.score(X[1200:], y[1200:]) >= 0.85  # 0.90 here; fit with 12 epochs: 0.91
+
+
+def test_partial_fit_resumes_exactly_after_pickling(digits):
+    X, y = digits
+    straight = RNNRegressor(random_state=0)
+    for start in range(0, 400, 100):
+        straight.partial_fit(X[start:start + 100], y[start:start + 100] / 9.0)
+    stopped = RNNRegressor(random_state=0)
+    for start in range(0, 200, 100):
+        stopped.partial_fit(X[start:start + 100], y[start:start + 100] / 9.0)
+    resumed = pickle.loads(pickle.dumps(stopped))
+    for start in range(200, 400, 100):
+        resumed.partial_fit(X[start:start + 100], y[start:start + 100] / 9.0)
+    np.testing.assert_array_equal(resumed.model_._param_flat, straight.model_._param_flat)
+
+
+def test_partial_fit_refuses_what_does_not_continue_the_first_call(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        RNNClassifier().partial_fit(X[:50], y[:50])
+    model = RNNClassifier(random_state=0).partial_fit(X[:50], y[:50] % 5, classes=range(5))
+    with pytest.raises(ValueError, match=r"y holds labels not in classes: array\(\[5, 7\]\)"):
+        model.partial_fit(X[:4], np.array([1, 5, 7, 2]))
+    with pytest.raises(ValueError, match="is not the classes_ of the first call"):
+        model.partial_fit(X[:4], y[:4] % 5, classes=range(6))
+    with pytest.raises(ValueError, match="X has 4 features per step, but this estimator is "
+                                         "expecting 8"):
+        model.partial_fit(X[:4, :, :4], y[:4] % 5)
+    regressor = RNNRegressor(random_state=0).partial_fit(X[:50], np.ones((50, 2)))
+    with pytest.raises(ValueError, match="y has 1 outputs per sample, but the model of the "
+                                         "first call to partial_fit has 2"):
+        regressor.partial_fit(X[:50], np.ones(50))
+    # a new fit starts again, and partial_fit then continues that one
+    model.fit(X[:50], y[:50])
+    assert list(model.classes_) == list(range(10))
+    model.partial_fit(X[50:100], y[50:100])
