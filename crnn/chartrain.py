@@ -112,6 +112,7 @@ class RunState:
 
     @classmethod
     def from_arrays(cls, arrays, model):
+        """The state ``arrays`` (a checkpoint's ``run`` entries) describe, for ``model``."""
         run = cls()
         record = json.loads(str(arrays["run"]))
         run.iteration, run.position = int(record["iteration"]), int(record["position"])

@@ -145,6 +145,7 @@ class Dataset:
         return X, lengths, targets
 
     def subset(self, indices):
+        """The sequences ``indices`` and their targets, as a Dataset."""
         part = Dataset.__new__(Dataset)
         part.__dict__.update(self.__dict__)
         part.inputs = [self.inputs[i] for i in indices]

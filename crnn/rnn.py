@@ -116,6 +116,7 @@ class Recurrent:
 
     @property
     def directions(self):
+        """D: 2 when bidirectional, else 1."""
         return self.layout.directions
 
     def _options(self):

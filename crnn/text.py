@@ -56,6 +56,7 @@ class Vocabulary:
         return ids
 
     def decode(self, ids):
+        """The text of ``ids``."""
         return "".join(self.characters[i] for i in ids)
 
 

@@ -83,6 +83,15 @@ def test_every_public_name_has_a_docstring(module_name):
             if not inspect.ismodule(getattr(module, name))
             and not (inspect.getdoc(getattr(module, name)) or "").strip()]
     assert not bare, f"{module_name}'s {bare} have no docstring"
+    # and the public methods and properties of its classes (autodoc skips
+    # a member without one, so it would be missing from the reference)
+    bare = [f"{name}.{member}" for name in module.__all__
+            if inspect.isclass(getattr(module, name))
+            for member, value in vars(getattr(module, name)).items()
+            if not member.startswith("_")
+            and (callable(value) or isinstance(value, (property, classmethod, staticmethod)))
+            and not (inspect.getdoc(value) or "").strip()]
+    assert not bare, f"{module_name}'s {bare} have no docstring"
 
 
 def test_the_api_reference_check_sees_a_missing_name():
