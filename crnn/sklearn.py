@@ -88,8 +88,8 @@ _PARAMETERS = """
         Dropout between stacked layers while training.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
         The optimizer of :mod:`crnn.optim`.
-    lr : float, default=1e-2
-        Its learning rate.
+    lr : float or None, default=1e-2
+        Its learning rate (None: the optimizer's default).
     epochs : int, default=20
         Passes over the training data in ``fit`` (``partial_fit`` makes one).
     batch_size : int, default=32
@@ -174,7 +174,8 @@ class _RNNEstimator(BaseEstimator):
                                            bidirectional=self.bidirectional,
                                            dropout=self.dropout, dtype=self.dtype, seed=seed,
                                            **options)
-            self.optimizer_ = OPTIMIZERS[self.optimizer](self.model_.parameters(), lr=self.lr)
+            rate = {} if self.lr is None else {"lr": self.lr}  # None: the optimizer's own
+            self.optimizer_ = OPTIMIZERS[self.optimizer](self.model_.parameters(), **rate)
             # the batches' order of each call after the first: drawn from here
             self._batch_seeds = np.random.default_rng(seed)
             fit_seed = seed
