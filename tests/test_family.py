@@ -89,27 +89,7 @@ def test_larger_models_match_reference(case, dtype, kernel):
 
 # ---- lengths ---------------------------------------------------------------
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_lengths_give_each_sequence_alone(bidirectional):
-    """A padded batch with lengths gives each sequence's own results: what it
-    gives run alone, cut to its length; zeros past it, and no gradient."""
-    rnn = family_model(3, 5, 2, np.float64, 1, num_layers=2, bidirectional=bidirectional)
-    rng = np.random.default_rng(2)
-    X, lengths = rng.standard_normal((7, 4, 3)), np.array([7, 1, 3, 5])
-    Y, Hs, h_n = rnn.forward_batch(X, lengths=lengths, return_state=True)
-    dY = rng.standard_normal(Y.shape)
-    grads = rnn.backward_batch(dY, input_grad=True)
-    dX, dWhh = grads["X"].copy(), grads["Whh"].copy()
-    total = np.zeros_like(dWhh)
-    for b, n in enumerate(lengths):
-        Y_b, Hs_b, h_b = rnn.forward_batch(X[:n, b:b + 1], return_state=True)
-        np.testing.assert_allclose(Y[:n, b:b + 1], Y_b, rtol=1e-13, atol=1e-14)
-        np.testing.assert_allclose(h_n[:, b:b + 1], h_b, rtol=1e-13, atol=1e-14)
-        assert not Y[n:, b].any() and not Hs[n:, b].any() and not dX[n:, b].any()
-        g = rnn.backward_batch(dY[:n, b:b + 1], input_grad=True)
-        np.testing.assert_allclose(dX[:n, b:b + 1], g["X"], rtol=1e-12, atol=1e-14)
-        total += g["Whh"]
-    np.testing.assert_allclose(dWhh, total, rtol=1e-12, atol=1e-14)
+# each sequence of a padded batch against itself alone: test_cells.py, for every cell
 
 
 def test_lengths_in_any_order_and_dtype():
