@@ -5,6 +5,7 @@ dtype; complex numbers, objects, strings and dates are refused with TypeError.
 Integer arrays of two dimensions (T, B) are token ids.
 """
 import operator
+import os
 import warnings
 
 import numpy as np
@@ -14,29 +15,83 @@ from . import _core
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def check_size(name, value):
-    """A positive int (bools refused)."""
+def check_size(name, value, limit=None):
+    """A positive int (bools refused), at most ``limit`` (default MAX_SIZE)."""
+    limit = MAX_SIZE if limit is None else limit
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a positive integer, got {value!r}")
     try:
         size = operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}") from None
-    if size <= 0 or size > MAX_SIZE:
-        raise ValueError(f"{name} must be a positive integer up to {MAX_SIZE}, got {size}")
+    if size <= 0 or size > limit:
+        raise ValueError(f"{name} must be a positive integer up to {limit}, got {size}")
     return size
+
+
+def check_count(name, value, limit=None):
+    """A non-negative int (bools refused), at most ``limit`` (default MAX_SIZE)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be a non-negative integer, got "
+                        f"{type(value).__name__} {value!r}") from None
+    limit = MAX_SIZE if limit is None else limit
+    if not 0 <= count <= limit:
+        raise ValueError(f"{name} must be an integer in [0, {limit}], got {count}")
+    return count
 
 
 # Sizes beyond this are refused before anything is allocated: each size is
 # then a C int, and every product the C core forms stays far from overflow.
 MAX_SIZE = 2**31 - 1
+# Stacked layers: the layout lists every layer's parameters in Python, so a
+# count without a bound costs minutes before any memory check could refuse it
+# (10**6 layers took 70 s). PyTorch's deepest recurrent models have a few dozen.
+MAX_LAYERS = 1024
 
 
-def check_allocation(nbytes, what):
-    """MemoryError, before any allocation, for what no machine can address."""
-    if nbytes >= 2**62:
-        raise MemoryError(f"{what} would need {nbytes:.3e} bytes, more than any machine "
-                          "can address")
+def memory_limit():
+    """The most memory, in bytes, one request may take: this machine's
+    physical memory (64 TiB where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # Windows has no sysconf
+        pass
+    try:
+        import ctypes
+
+        class MemoryStatus(ctypes.Structure):
+            _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong),
+                        ("total_physical", ctypes.c_ulonglong)] + [
+                (f"other{i}", ctypes.c_ulonglong) for i in range(6)]
+
+        status = MemoryStatus()
+        status.length = ctypes.sizeof(MemoryStatus)
+        if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+            return int(status.total_physical)
+    except (AttributeError, OSError):
+        pass
+    return 2**46
+
+
+def format_bytes(n):
+    """1.5 GB, 512 KB: bytes in powers of 1024, as people read them."""
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def check_memory(nbytes, what):
+    """ValueError, before anything is allocated, for a request of ``nbytes``
+    (``what`` needs them) beyond this machine's memory."""
+    limit = memory_limit()
+    if nbytes > limit:
+        raise ValueError(f"{what} would take {format_bytes(nbytes)} ({int(nbytes):,} bytes), "
+                         f"more than this machine's memory, {format_bytes(limit)}")
 
 
 def check_dtype(dtype):

@@ -335,7 +335,7 @@ cdef class Engine:
     cdef Py_ssize_t *offsets  # (L*D, 4): Wxh, Whh, bh, bhn (-1: none), in elements
     cdef Py_ssize_t out_W, out_b  # the output layer's, -1 when it has none
     # scratch, grown to the most rows (T*B) and sequences (B) asked for
-    cdef Py_ssize_t rows, batch
+    cdef readonly Py_ssize_t rows, batch  # what the scratch holds now
     cdef dict _scratch
     cdef char *inputs
     cdef int64_t *ids
@@ -411,54 +411,75 @@ cdef class Engine:
         self._scratch = {}
         self.last = ""
 
+    cdef list _row_buffers(self, Py_ssize_t rows):
+        """[(name, elements)] of the scratch that grows with T*B rows."""
+        cdef Py_ssize_t H = self.H, DH = self.D * self.H, LD = self.L * self.D
+        cdef Py_ssize_t GH = self.G * H
+        cdef bint gated = self.G > 1
+        return [("inputs", rows * self.I), ("hidden", LD * rows * H),
+                ("outputs", self.L * rows * DH if self.D == 2 else 1),
+                ("dropped", max(self.L - 1, 1) * rows * DH),
+                ("d_top", rows * DH), ("d_below", rows * DH), ("d_hidden", self.D * rows * H),
+                ("gates", LD * rows * GH if gated else 1),
+                ("cells", LD * rows * H if gated else 1),
+                ("d_gates", self.D * rows * GH if gated else 1),
+                ("d_cells", self.D * rows * H if self.cell == CELL_GRU else 1),
+                ("dY_valid", rows * max(self.O, 1))]
+
+    cdef list _batch_buffers(self, Py_ssize_t B):
+        """[(name, elements)] of the scratch that grows with B sequences."""
+        cdef Py_ssize_t H = self.H, DH = self.D * self.H, LD = self.L * self.D
+        cdef Py_ssize_t GH = self.G * H
+        cdef size_t work = max(crnn_linear_workspace(self.I, GH), crnn_linear_workspace(DH, GH),
+                               crnn_linear_workspace(DH, max(self.O, 1)),
+                               crnn_elman_workspace(B, H))
+        if self.cell == CELL_LSTM:
+            work = max(work, crnn_lstm_workspace(B, H))
+        elif self.cell == CELL_GRU:
+            work = max(work, crnn_gru_workspace(B, H))
+        return [("h0", LD * B * H), ("c0", LD * B * H if self.cell == CELL_LSTM else 1),
+                ("workspace", self.D * work)]
+
+    def scratch_bytes(self, Py_ssize_t T, Py_ssize_t B):
+        """The bytes the scratch would grow by for a call of T steps and B
+        sequences: 0 when what it holds is enough. Checked by crnn/rnn.py
+        against the machine's memory before a forward."""
+        cdef double total = 0
+        if T * B > self.rows:
+            total += sum(n for _, n in self._row_buffers(T * B)) * <double>self.item
+            total += T * B * 8.0  # token ids
+        if B > self.batch:
+            total += sum(n for _, n in self._batch_buffers(B)) * <double>self.item + B * 8.0
+        return total
+
     cdef int _reserve(self, Py_ssize_t T, Py_ssize_t B) except -1:
         """Scratch for T*B rows and B sequences; grows, never shrinks."""
-        cdef Py_ssize_t rows = T * B, H = self.H, DH = self.D * self.H, LD = self.L * self.D
-        cdef Py_ssize_t GH = self.G * H, gated = self.G > 1
-        cdef size_t work
+        cdef Py_ssize_t rows = T * B
+        s = self._scratch
         if rows > self.rows:
             rows = max(rows, 2 * self.rows)  # few regrowths for slowly rising sizes
-            s = self._scratch
-            s["inputs"] = np.empty(rows * self.I, dtype=self.dtype)
-            s["ids"] = np.empty(rows, dtype=np.int64)
-            s["hidden"] = np.empty(LD * rows * H, dtype=self.dtype)
-            s["outputs"] = np.empty(self.L * rows * DH if self.D == 2 else 1, dtype=self.dtype)
-            s["dropped"] = np.empty(max(self.L - 1, 1) * rows * DH, dtype=self.dtype)
-            s["d_top"] = np.empty(rows * DH, dtype=self.dtype)
-            s["d_below"] = np.empty(rows * DH, dtype=self.dtype)
-            s["d_hidden"] = np.empty(self.D * rows * H, dtype=self.dtype)
-            s["gates"] = np.empty(LD * rows * GH if gated else 1, dtype=self.dtype)
-            s["cells"] = np.empty(LD * rows * H if gated else 1, dtype=self.dtype)
-            s["d_gates"] = np.empty(self.D * rows * GH if gated else 1, dtype=self.dtype)
-            s["d_cells"] = np.empty(self.D * rows * H if self.cell == CELL_GRU else 1,
-                                    dtype=self.dtype)
-            self.gates, self.cells = _address(s["gates"]), _address(s["cells"])
-            self.d_gates, self.d_cells = _address(s["d_gates"]), _address(s["d_cells"])
-            s["dY_valid"] = np.empty(rows * max(self.O, 1), dtype=self.dtype)
+            # all allocated before any is swapped in: a MemoryError half way
+            # leaves the pointers on the arrays they had
+            fresh = {name: np.empty(n, dtype=self.dtype) for name, n in self._row_buffers(rows)}
+            fresh["ids"] = np.empty(rows, dtype=np.int64)
+            s.update(fresh)
             self.inputs, self.ids = _address(s["inputs"]), <int64_t *>_address(s["ids"])
             self.hidden, self.outputs = _address(s["hidden"]), _address(s["outputs"])
             self.dropped, self.d_top = _address(s["dropped"]), _address(s["d_top"])
             self.d_below, self.d_hidden = _address(s["d_below"]), _address(s["d_hidden"])
+            self.gates, self.cells = _address(s["gates"]), _address(s["cells"])
+            self.d_gates, self.d_cells = _address(s["d_gates"]), _address(s["d_cells"])
             self.dY_valid = _address(s["dY_valid"])
             self.rows = rows
             self.last = ""  # what it recorded is gone
         if B > self.batch:
-            work = max(crnn_linear_workspace(self.I, GH), crnn_linear_workspace(DH, GH),
-                       crnn_linear_workspace(DH, max(self.O, 1)), crnn_elman_workspace(B, H))
-            if self.cell == CELL_LSTM:
-                work = max(work, crnn_lstm_workspace(B, H))
-            elif self.cell == CELL_GRU:
-                work = max(work, crnn_gru_workspace(B, H))
-            self._scratch["h0"] = np.empty(LD * B * H, dtype=self.dtype)
-            self._scratch["c0"] = np.empty(LD * B * H if self.cell == CELL_LSTM else 1,
-                                           dtype=self.dtype)
-            self.c0 = _address(self._scratch["c0"])
-            self._scratch["lengths"] = np.empty(B, dtype=np.int64)
-            self._scratch["workspace"] = np.empty(self.D * work, dtype=self.dtype)
-            self.work_size = work
-            self.h0 = _address(self._scratch["h0"])
-            self.lengths = <int64_t *>_address(self._scratch["lengths"])
-            self.workspace = _address(self._scratch["workspace"])
+            fresh = {name: np.empty(n, dtype=self.dtype) for name, n in self._batch_buffers(B)}
+            fresh["lengths"] = np.empty(B, dtype=np.int64)
+            s.update(fresh)
+            self.work_size = s["workspace"].size // self.D
+            self.h0, self.c0 = _address(s["h0"]), _address(s["c0"])
+            self.lengths = <int64_t *>_address(s["lengths"])
+            self.workspace = _address(s["workspace"])
             self.batch = B
         return 0
 
@@ -612,19 +633,20 @@ cdef class Engine:
         forward is then gone)."""
         cdef Py_buffer v
         cdef Py_ssize_t T = len(inputs), t, I = self.I
-        cdef Kind kind
-        if T == 0 or not self.O:
-            return None
-        self._reserve(T, 1)
-        self.last = ""
-        for t in range(T):
+        cdef bint fits
+        if T == 0 or not self.O or T > self.rows:
+            return None  # (rnn.py checks a new size's memory first)
+        for t in range(T):  # every vector checked before the last forward is overwritten
             if not _acquire(inputs[t], &v):
                 return None
-            kind = _kind(&v)
-            if kind == OTHER or v.len != I * v.itemsize:
-                PyBuffer_Release(&v)
+            fits = _kind(&v) != OTHER and v.len == I * v.itemsize
+            PyBuffer_Release(&v)
+            if not fits:
                 return None
-            _to_real(self.inputs + t * I * self.item, self.f32, <const char *>v.buf, kind, I)
+        self.last = ""
+        for t in range(T):
+            _acquire(inputs[t], &v)
+            _to_real(self.inputs + t * I * self.item, self.f32, <const char *>v.buf, _kind(&v), I)
             PyBuffer_Release(&v)
         self.T, self.T_run, self.B, self.tokens, self.last_only = T, T, 1, False, True
         self.parallel_directions = self._directions_at_once(T, 1)

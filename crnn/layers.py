@@ -21,7 +21,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Layout", "Parameter", "suffix"]
+__all__ = ["Layout", "Parameter", "suffix", "parameter_count"]
 
 # the C core's CRNN_TANH, CRNN_RELU
 NONLINEARITIES = {"tanh": 0, "relu": 1}
@@ -42,6 +42,20 @@ class Parameter(NamedTuple):
 def suffix(layer, direction):
     """The name suffix of layer ``layer``, direction ``direction``."""
     return ("" if layer == 0 else f"_l{layer}") + ("_reverse" if direction else "")
+
+
+def parameter_count(input_size, hidden_size, output_size, num_layers=1, bidirectional=False,
+                    bias=True, cell="rnn"):
+    """How many numbers a Layout of these sizes holds, without building it:
+    what the memory a model needs is checked against before anything is made."""
+    H, D, G = hidden_size, 2 if bidirectional else 1, GATES[cell]
+    per_direction_bias = (G * H + (H if cell == "gru" else 0)) if bias else 0
+    first = G * H * input_size + G * H * H + per_direction_bias
+    above = G * H * D * H + G * H * H + per_direction_bias
+    count = D * (first + (num_layers - 1) * above)
+    if output_size is not None:
+        count += output_size * D * H + output_size
+    return count
 
 
 def _torch_suffix(layer, direction):

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 
 from . import _checks, _core, torch_interop, training
-from .layers import GATED_INITS, INITS, NONLINEARITIES, Layout
+from .layers import GATED_INITS, INITS, NONLINEARITIES, Layout, parameter_count
 
 __all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
 
@@ -74,7 +74,7 @@ class Recurrent:
         self.output_size = (None if output_size is None
                             else _checks.check_size("output_size", output_size))
         self.hidden_size = _checks.check_size("hidden_size", hidden_size)
-        self.num_layers = _checks.check_size("num_layers", num_layers)
+        self.num_layers = _checks.check_size("num_layers", num_layers, _checks.MAX_LAYERS)
         self.nonlinearity = _checks.check_choice("nonlinearity", nonlinearity,
                                                  tuple(NONLINEARITIES))
         self.bidirectional = _checks.check_flag("bidirectional", bidirectional)
@@ -86,12 +86,16 @@ class Recurrent:
         if self.forget_bias and not self.bias:
             raise ValueError(f"forget_bias={forget_bias} needs the biases: bias=True")
         self.dtype = _checks.check_dtype(dtype)
-        self.layout = Layout(self.input_size, self.hidden_size, self.output_size,
-                             self.num_layers, self.bidirectional, self.bias, self.cell)
-        _checks.check_allocation(self.layout.size * 2 * self.dtype.itemsize,  # and gradients
-                                 f"input_size={self.input_size}, hidden_size="
-                                 f"{self.hidden_size}, output_size={self.output_size}, "
-                                 f"num_layers={self.num_layers}")
+        sizes = (self.input_size, self.hidden_size, self.output_size, self.num_layers,
+                 self.bidirectional, self.bias, self.cell)
+        # the parameters and their gradients, counted before anything is built
+        _checks.check_memory(parameter_count(*sizes) * 2 * self.dtype.itemsize,
+                             f"{type(self).__name__}(input_size={self.input_size}, "
+                             f"output_size={self.output_size}, hidden_size={self.hidden_size}, "
+                             f"num_layers={self.num_layers}"
+                             + (", bidirectional=True" if self.bidirectional else "")
+                             + f", dtype={self.dtype.name})'s parameters and their gradients")
+        self.layout = Layout(*sizes)
         self.training = True
         # llm.c's layout: all parameters in one allocation, and their gradients in another
         self._param_flat = np.zeros(self.layout.size, dtype=self.dtype)
@@ -193,6 +197,7 @@ class Recurrent:
             if result is not None:
                 return result
         X = self._sequence_as_array(inputs)[:, None, :]
+        self._check_memory(len(X), 1)
         masks = self._dropout_masks(len(X), 1)
         output, top, _ = self._engine.forward(X, None, None, masks, "forward", True, False)
         return output, top  # the last step's, (O, 1) and (D*H, 1)
@@ -266,14 +271,18 @@ class Recurrent:
         X, T, B = self._batch_inputs(X)
         # the gradients of h0 go back in the shape it came in
         if h0 is None:
-            c0, self._h0_was_2d = None, self._one_state
+            c0, h0_was_2d = None, self._one_state
         else:
-            h0, c0, self._h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
+            h0, c0, h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
+        self._check_memory(T, B)
+        # everything checked: from here on the model changes (its generator
+        # draws the masks, the engine keeps this forward for its backward)
         masks = self._dropout_masks(T, B) if self.dropout else None
         Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False,
                                            return_state, c0)
+        self._h0_was_2d = h0_was_2d
         if Y is None:
             Y = top
         if self.batch_first:
@@ -394,6 +403,21 @@ class Recurrent:
             _checks.check_shape(name, states, (LD, B, H),
                                 "(num_layers * directions, B, hidden_size)")
         return np.ascontiguousarray(states, dtype=self.dtype)
+
+    def _check_memory(self, T, B):
+        """ValueError, before anything is allocated, for a call of T steps and
+        B sequences whose states (kept for the backward), outputs and dropout
+        masks would not fit in this machine's memory."""
+        engine = self._engine
+        if T * B <= engine.rows and B <= engine.batch:
+            return  # the scratch holds it already; the outputs are smaller
+        DH, O = self.layout.top_size, self.output_size or 0
+        masks = (self.num_layers - 1) * DH if self._dropping_out() else 0
+        per_call = T * B * (O + DH + masks) * self.dtype.itemsize
+        _checks.check_memory(engine.scratch_bytes(T, B) + per_call,
+                             f"a call of T={T} steps and B={B} sequences on this model "
+                             f"({self.num_layers} layer(s) of {self.directions} x "
+                             f"{self.hidden_size} hidden units, states kept for the backward)")
 
     def _dropping_out(self):
         return self.dropout and self.training and self.num_layers > 1

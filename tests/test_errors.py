@@ -19,8 +19,11 @@ def rnn():
      "input_size must be a positive integer up to 2147483647, got 0"),
     (dict(input_size=3, output_size=-1), ValueError, "output_size must be a positive integer up to"),
     (dict(input_size=2**31, output_size=2), ValueError, "up to 2147483647, got 2147483648"),
-    (dict(input_size=2**31 - 1, output_size=2**31 - 1, hidden_size=2**31 - 1), MemoryError,
-     "would need .* bytes, more than any machine can address"),
+    (dict(input_size=2**31 - 1, output_size=2**31 - 1, hidden_size=2**31 - 1), ValueError,
+     r"RNN\(input_size=2147483647, .*\)'s parameters and their gradients would take .* bytes\), "
+     "more than this machine's memory"),
+    (dict(input_size=2, output_size=2, num_layers=10**6), ValueError,
+     "num_layers must be a positive integer up to 1024, got 1000000"),
     (dict(input_size=3, output_size=2, hidden_size=2.5), TypeError, "hidden_size must be a positive integer, got float"),
     (dict(input_size=True, output_size=2), TypeError, "input_size must be a positive integer"),
     (dict(input_size=3, output_size=2, dtype=np.int32), ValueError, "float32 or float64, got int32"),
@@ -291,3 +294,34 @@ def test_lstm_states_are_pairs():
 def test_gated_constructor_options(cell, kwargs, error, match):
     with pytest.raises(error, match=match):
         crnn.rnn.CELLS[cell](3, 2, 4, **kwargs)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_parameter_count_checked_before_building_is_the_layouts(cell):
+    # the memory check counts the parameters without building the layout:
+    # the count must be the layout's own, for every shape
+    from crnn.layers import Layout, parameter_count
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        sizes = (int(rng.integers(1, 9)), int(rng.integers(1, 9)),
+                 None if rng.random() < 0.3 else int(rng.integers(1, 9)),
+                 int(rng.integers(1, 4)), bool(rng.random() < 0.5), bool(rng.random() < 0.7),
+                 cell)
+        assert parameter_count(*sizes) == Layout(*sizes).size, sizes
+
+
+def test_a_batch_beyond_memory_is_refused_before_anything_changes(monkeypatch):
+    rnn = crnn.GRU(3, 2, 256, num_layers=4, dropout=0.5, seed=0)
+    X = np.zeros((4, 2), dtype=np.int64)
+    Y, _ = rnn.forward_batch(X)
+    generator = rnn._rng.bit_generator.state
+    # a machine of 64 MB: 100 x 100 rows of states of 4 layers of 256 take more
+    monkeypatch.setattr(crnn._checks, "memory_limit", lambda: 64 << 20)
+    with pytest.raises(ValueError, match=r"a call of T=100 steps and B=100 sequences "
+                                         r".* would take .* more than this machine's memory, "
+                                         r"64.0 MB"):
+        rnn.forward_batch(np.zeros((100, 100), dtype=np.int64))
+    assert rnn._rng.bit_generator.state == generator  # no dropout mask drawn
+    grads = rnn.backward_batch(np.ones_like(Y))       # the earlier forward is still there
+    assert grads["h0"].shape == (4, 2, 256)
+    rnn.forward_batch(X)  # a size the scratch holds is not checked again, and runs
