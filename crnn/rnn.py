@@ -6,6 +6,7 @@ Data flows one way: this module validates and converts user input (every
 check is here, with messages in the user's terms), then calls the compiled
 Engine in crnn._core, which runs the layers in the C core of src_c/.
 """
+import re
 import threading
 
 import numpy as np
@@ -16,18 +17,8 @@ from .layers import GATED_INITS, INITS, NONLINEARITIES, Layout, parameter_count
 __all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
 
 
-def _parameter(name):
-    def get(self):
-        try:
-            return self._params[name]
-        except KeyError:
-            raise AttributeError(f"this model has no {name}") from None
-
-    def set(self, value):
-        self._assign(name, value)
-
-    return property(get, set, doc=f"{name}, a live view into the model's parameters; "
-                                  "assigning copies into it.")
+# a parameter's name: the seed's five, with a layer and direction suffix, or a GRU's bhn
+_PARAMETER_NAME = re.compile(r"(Wxh|Whh|bh|bhn)(_l[0-9]+)?(_reverse)?|Why|by")
 
 
 class Recurrent:
@@ -61,41 +52,57 @@ class Recurrent:
     _DEFAULTS = {"num_layers": 1, "bidirectional": False, "bias": True, "dropout": 0.0,
                  "batch_first": False}
 
-    Wxh = _parameter("Wxh")
-    Whh = _parameter("Whh")
-    bh = _parameter("bh")
-    Why = _parameter("Why")
-    by = _parameter("by")
+    _INITS = INITS  # the initialisations a cell takes
 
-    def _build(self, input_size, output_size, hidden_size, *, num_layers, bidirectional, bias,
-               dropout, batch_first, init, dtype, seed, nonlinearity="tanh", forget_bias=0.0,
-               inits=INITS):
-        self.input_size = _checks.check_size("input_size", input_size)
-        self.output_size = (None if output_size is None
-                            else _checks.check_size("output_size", output_size))
-        self.hidden_size = _checks.check_size("hidden_size", hidden_size)
-        self.num_layers = _checks.check_size("num_layers", num_layers, _checks.MAX_LAYERS)
-        self.nonlinearity = _checks.check_choice("nonlinearity", nonlinearity,
-                                                 tuple(NONLINEARITIES))
-        self.bidirectional = _checks.check_flag("bidirectional", bidirectional)
-        self.bias = _checks.check_flag("bias", bias)
-        self.dropout = _checks.check_dropout(dropout)
-        self.batch_first = _checks.check_flag("batch_first", batch_first)
-        self.init = _checks.check_choice("init", init, inits)
-        self.forget_bias = _checks.check_real("forget_bias", forget_bias)
-        if self.forget_bias and not self.bias:
+    @classmethod
+    def _arguments(cls, input_size, output_size, hidden_size, *, num_layers=1,
+                   bidirectional=False, bias=True, dropout=0.0, batch_first=False, init=None,
+                   dtype=np.float64, nonlinearity="tanh", forget_bias=0.0):
+        """The constructor's arguments checked, as a dict of the attributes
+        they set, and the memory the parameters need checked against the
+        machine's: nothing is built, so a checkpoint is checked with it too."""
+        a = {"input_size": _checks.check_size("input_size", input_size),
+             "output_size": (None if output_size is None
+                             else _checks.check_size("output_size", output_size)),
+             "hidden_size": _checks.check_size("hidden_size", hidden_size),
+             "num_layers": _checks.check_size("num_layers", num_layers, _checks.MAX_LAYERS),
+             "nonlinearity": _checks.check_choice("nonlinearity", nonlinearity,
+                                                  tuple(NONLINEARITIES)),
+             "bidirectional": _checks.check_flag("bidirectional", bidirectional),
+             "bias": _checks.check_flag("bias", bias),
+             "dropout": _checks.check_dropout(dropout),
+             "batch_first": _checks.check_flag("batch_first", batch_first),
+             "init": _checks.check_choice("init", cls._DEFAULTS["init"] if init is None else init,
+                                          cls._INITS),
+             "forget_bias": _checks.check_real("forget_bias", forget_bias),
+             "dtype": _checks.check_dtype(dtype)}
+        if a["forget_bias"] and not a["bias"]:
             raise ValueError(f"forget_bias={forget_bias} needs the biases: bias=True")
-        self.dtype = _checks.check_dtype(dtype)
-        sizes = (self.input_size, self.hidden_size, self.output_size, self.num_layers,
-                 self.bidirectional, self.bias, self.cell)
         # the parameters and their gradients, counted before anything is built
-        _checks.check_memory(parameter_count(*sizes) * 2 * self.dtype.itemsize,
-                             f"{type(self).__name__}(input_size={self.input_size}, "
-                             f"output_size={self.output_size}, hidden_size={self.hidden_size}, "
-                             f"num_layers={self.num_layers}"
-                             + (", bidirectional=True" if self.bidirectional else "")
-                             + f", dtype={self.dtype.name})'s parameters and their gradients")
-        self.layout = Layout(*sizes)
+        _checks.check_memory(parameter_count(*cls._sizes(a)) * 2 * a["dtype"].itemsize,
+                             f"{cls.__name__}(input_size={a['input_size']}, "
+                             f"output_size={a['output_size']}, hidden_size={a['hidden_size']}, "
+                             f"num_layers={a['num_layers']}"
+                             + (", bidirectional=True" if a["bidirectional"] else "")
+                             + f", dtype={a['dtype'].name})'s parameters and their gradients")
+        return a
+
+    @classmethod
+    def _sizes(cls, a):
+        """What a Layout is made of, from the checked arguments ``a``."""
+        return (a["input_size"], a["hidden_size"], a["output_size"], a["num_layers"],
+                a["bidirectional"], a["bias"], cls.cell)
+
+    def _build(self, input_size, output_size, hidden_size, *, seed, **options):
+        arguments = self._arguments(input_size, output_size, hidden_size, **options)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"seed must be None, a non-negative integer or a NumPy "
+                              f"generator; got {seed!r} ({error})") from None
+        # everything checked: the model is made
+        self.__dict__.update(arguments)
+        self.layout = Layout(*self._sizes(arguments))
         self.training = True
         # llm.c's layout: all parameters in one allocation, and their gradients in another
         self._param_flat = np.zeros(self.layout.size, dtype=self.dtype)
@@ -103,20 +110,48 @@ class Recurrent:
         self._params = self.layout.split(self._param_flat)
         self._grads = self.layout.split(self._grad_flat)
         # one generator: the initial weights, then the dropout masks
-        self._rng = np.random.default_rng(seed)
+        self._rng = rng
         self.layout.initialise(self._params, self.init, self._rng)
         if self.forget_bias:  # rows H..2H of an LSTM's biases: its forget gate's
             H = self.hidden_size
             for k, d, _, _, bh, _ in self.layout.recurrent():
                 self._params[bh][H:2 * H] += self.forget_bias
-        for name in self._params:  # model.Wxh_l1, model.Whh_reverse, ... as model.Wxh
-            if not hasattr(Recurrent, name):
-                setattr(Recurrent, name, _parameter(name))
         self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
                                     self.nonlinearity)
         # a (B, H) state stands for the (1, B, H) of one layer and direction
         self._one_state = self.num_layers * self.directions == 1
         self._h0_was_2d = True  # how the last forward_batch's h0 came, for its gradient
+
+    # Parameters are attributes of each model, not of the class: model.Wxh,
+    # model.Whh_l1_reverse read the live arrays and assigning copies into them;
+    # a parameter's name this model does not have is refused the same way
+    # whatever other models exist.
+    def __getattr__(self, name):
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            return params[name]
+        if _PARAMETER_NAME.fullmatch(name):
+            raise AttributeError(self._no_parameter(name))
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __setattr__(self, name, value):
+        if name[:1] == "_":  # the model's own state, set on every call: no parameter's
+            object.__setattr__(self, name, value)
+            return
+        params = self.__dict__.get("_params")
+        if params is not None and name in params:
+            self._assign(name, value)
+        elif _PARAMETER_NAME.fullmatch(name):
+            raise AttributeError(self._no_parameter(name))
+        else:
+            object.__setattr__(self, name, value)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self.__dict__.get("_params", ())))
+
+    def _no_parameter(self, name):
+        return (f"this {type(self).__name__} has no parameter {name}; its parameters are "
+                f"{', '.join(self.__dict__.get('_params', ()))}")
 
     @property
     def directions(self):
@@ -590,6 +625,7 @@ class LSTM(Recurrent):
 
     cell = "lstm"
     _DEFAULTS = {**Recurrent._DEFAULTS, "init": "pytorch", "forget_bias": 0.0}
+    _INITS = GATED_INITS
 
     def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
                  bidirectional=False, bias=True, dropout=0.0, batch_first=False,
@@ -597,7 +633,7 @@ class LSTM(Recurrent):
         self._build(input_size, output_size, hidden_size, num_layers=num_layers,
                     bidirectional=bidirectional, bias=bias, dropout=dropout,
                     batch_first=batch_first, init=init, dtype=dtype, seed=seed,
-                    forget_bias=forget_bias, inits=GATED_INITS)
+                    forget_bias=forget_bias)
 
 
 class GRU(Recurrent):
@@ -621,14 +657,14 @@ class GRU(Recurrent):
 
     cell = "gru"
     _DEFAULTS = {**Recurrent._DEFAULTS, "init": "pytorch"}
+    _INITS = GATED_INITS
 
     def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
                  bidirectional=False, bias=True, dropout=0.0, batch_first=False,
                  init="pytorch", dtype=np.float64, seed=None):
         self._build(input_size, output_size, hidden_size, num_layers=num_layers,
                     bidirectional=bidirectional, bias=bias, dropout=dropout,
-                    batch_first=batch_first, init=init, dtype=dtype, seed=seed,
-                    inits=GATED_INITS)
+                    batch_first=batch_first, init=init, dtype=dtype, seed=seed)
 
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

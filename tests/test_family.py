@@ -174,7 +174,7 @@ def test_without_an_output_layer_Y_is_the_top_output():
     assert Y.shape == (5, 2, 8) and Y is Hs
     with pytest.raises(ValueError, match="has none"):
         rnn.forward([np.ones(3)])
-    with pytest.raises(AttributeError, match="this model has no Why"):
+    with pytest.raises(AttributeError, match="this RNN has no parameter Why; its parameters are Wxh, "):
         rnn.Why
 
 
@@ -270,8 +270,30 @@ def test_parameters_of_every_layer_are_attributes():
     assert rnn.parameters()["bh_l1"][3, 0] == 3
     with pytest.raises(ValueError, match=r"Wxh_l1 must have shape \(4, 8\), got \(4, 4\)"):
         rnn.Wxh_l1 = np.zeros((4, 4))
-    with pytest.raises(AttributeError, match="this model has no Wxh_l1"):
-        crnn.RNN(3, 2, 4, seed=0).Wxh_l1
+    one_layer = crnn.RNN(3, 2, 4, seed=0)
+    with pytest.raises(AttributeError, match="this RNN has no parameter Wxh_l1; its parameters "
+                                             "are Wxh, Whh, bh, Why, by"):
+        one_layer.Wxh_l1
+
+
+def test_a_parameter_the_model_lacks_is_refused_whatever_other_models_exist():
+    # parameters belong to each model: building a two-layer GRU must not
+    # give the class (and so every other model) its names
+    crnn.GRU(3, 2, 4, num_layers=2, bidirectional=True, seed=0)
+    assert not hasattr(crnn.RNN, "Whh_l1") and not hasattr(crnn.rnn.Recurrent, "bhn")
+    rnn = crnn.RNN(3, 2, 4, seed=0)
+    before = rnn._param_flat.copy()
+    for name in ("Whh_l1", "bhn", "Wxh_reverse", "Why_l1"):
+        if name == "Why_l1":  # not a parameter's name: a plain attribute of the user's
+            setattr(rnn, name, 1)
+            assert rnn.Why_l1 == 1
+            continue
+        with pytest.raises(AttributeError, match=f"this RNN has no parameter {name}; its "
+                                                 "parameters are Wxh, Whh, bh, Why, by"):
+            setattr(rnn, name, np.zeros((4, 4)))
+        assert name not in vars(rnn)
+    np.testing.assert_array_equal(rnn._param_flat, before)
+    assert "Whh" in dir(rnn) and "Whh_l1" not in dir(rnn)
 
 
 @pytest.mark.parametrize("tokens", [False, True], ids=["floats", "tokens"])
