@@ -111,7 +111,7 @@ def test_state_round_trip_continues_the_same(name, settings):
 
 def test_bad_settings_and_gradients():
     p = {"w": np.ones(3)}
-    with pytest.raises(ValueError, match="lr must be a positive number, got -1.0"):
+    with pytest.raises(ValueError, match="lr must be a positive finite number, got -1.0"):
         optim.SGD(p, lr=-1)
     with pytest.raises(ValueError, match="nesterov=True needs a momentum"):
         optim.SGD(p, nesterov=True)
@@ -124,8 +124,89 @@ def test_bad_settings_and_gradients():
         opt.step({"w": np.ones(4)})
     with pytest.raises(ValueError, match=r"grads has no entry for \['w'\]"):
         opt.step({})
-    with pytest.raises(ValueError, match="optimizer state is for Adagrad, not Adam"):
+    with pytest.raises(ValueError, match="optimizer state is for 'Adagrad', not Adam"):
         opt.load_state_dict(optim.Adagrad(p).state_dict())
+    with pytest.raises(TypeError, match=r"betas must be a pair of numbers in \[0, 1\), such as "
+                                        r"\(0.9, 0.999\), got 0.9"):
+        optim.Adam(p, betas=0.9)
+    with pytest.raises(ValueError, match="weight_decay must be a non-negative finite number"):
+        optim.AdamW(p, weight_decay=float("nan"))
+    with pytest.raises(TypeError, match="nesterov must be True or False, got 'yes'"):
+        optim.SGD(p, momentum=0.9, nesterov="yes")
+    # NumPy's scalars are numbers like any other
+    opt = optim.Adam(p, lr=np.float32(0.01), betas=np.array([0.8, 0.9]), eps=np.float64(1e-7))
+    assert (opt.lr, opt.beta1, opt.beta2) == (np.float32(0.01), 0.8, 0.9)
+
+
+@pytest.mark.parametrize("change,error,message", [
+    ({"lr": float("nan")}, ValueError, "optimizer state's lr must be a positive finite number, got nan"),
+    ({"lr": -0.1}, ValueError, "optimizer state's lr must be a positive finite number"),
+    ({"lr": "0.1"}, TypeError, "optimizer state's lr must be a real number, got '0.1'"),
+    ({"beta2": 1.0}, ValueError, r"optimizer state's beta2 must be in \[0, 1\), got 1.0"),
+    ({"step_count": -3}, ValueError, r"step_count must be an integer in \[0, "),
+    ({"step_count": 2.5}, TypeError, "step_count must be a non-negative integer, got float"),
+    ({"state/m": np.zeros(4)}, ValueError, r"'state/m' has shape \(4,\), expected \(3,\)"),
+    ({"state/v": None}, TypeError, r"'state/v' must be an array of floats, got NoneType"),
+    ({"state/extra": np.zeros(3)}, ValueError, r"entries Adam does not: \['state/extra'\]"),
+    ({"type": None}, ValueError, "optimizer state is for None, not Adam"),
+])
+def test_a_refused_optimizer_state_changes_nothing(change, error, message):
+    p = {"w": np.ones(3)}
+    opt = optim.Adam(p, lr=0.01)
+    opt.step({"w": np.full(3, 0.5)})
+    before = opt.state_dict()
+    record = {**optim.Adam(p, lr=0.2).state_dict(), **change}
+    with pytest.raises(error, match=message):
+        opt.load_state_dict(record)
+    after = opt.state_dict()
+    assert after.keys() == before.keys()
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key])
+    with pytest.raises(TypeError, match="optimizer state must be a dict, as state_dict"):
+        opt.load_state_dict(None)
+
+
+def test_an_sgd_takes_the_velocity_of_a_state_with_momentum():
+    p, q = {"w": np.ones(3)}, {"w": np.ones(3)}
+    moving = optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)
+    moving.step({"w": np.ones(3)})
+    plain = optim.SGD(q, lr=0.5)
+    plain.load_state_dict(moving.state_dict())
+    assert (plain.lr, plain.momentum, plain.nesterov) == (0.1, 0.9, True)
+    p_before, q_before = p["w"].copy(), q["w"].copy()
+    plain.step({"w": np.ones(3)})
+    moving.step({"w": np.ones(3)})
+    np.testing.assert_array_equal(q["w"] - q_before, p["w"] - p_before)  # the same update
+    np.testing.assert_array_equal(plain.state["velocity"], moving.state["velocity"])
+
+
+def test_clipping_refuses_what_it_cannot_change_and_changes_views_in_place():
+    with pytest.raises(TypeError, match=r"clip_elementwise: grads\['w'\] must be a float32 or "
+                                        "float64 array, got list"):
+        optim.clip_elementwise({"w": [1.0, 20.0]}, 5.0)
+    with pytest.raises(TypeError, match=r"clip_global_norm: grads\['w'\] must be a float32 or "
+                                        "float64 array, got a float16 array"):
+        optim.clip_global_norm({"w": np.ones(3, dtype=np.float16)}, 1.0)
+    with pytest.raises(TypeError, match="takes a dict of gradient arrays by name, got list"):
+        optim.clip_elementwise([np.ones(3)], 1.0)
+    read_only = np.ones(3)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match=r"grads\['w'\] is read-only"):
+        optim.clip_elementwise({"w": read_only}, 1.0)
+    # a non-contiguous view (every other column) is clipped where it lies
+    whole = np.arange(-10.0, 10.0).reshape(4, 5)
+    view = whole[:, ::2]
+    expected = whole.copy()
+    expected[:, ::2] = np.clip(expected[:, ::2], -3, 3)
+    optim.clip_elementwise({"w": view}, 3.0)
+    np.testing.assert_array_equal(whole, expected)
+    whole = np.arange(-10.0, 10.0).reshape(4, 5)
+    view, other = whole[:, ::2], np.ones(2)
+    expected = np.sqrt(np.sum(view ** 2) + 2)
+    norm = optim.clip_global_norm({"w": view, "v": other}, 1.0)
+    assert norm == pytest.approx(expected)
+    assert np.sqrt(np.sum(whole[:, ::2] ** 2) + np.sum(other ** 2)) == pytest.approx(1.0)
+    np.testing.assert_array_equal(whole[:, 1::2], np.arange(-10.0, 10.0).reshape(4, 5)[:, 1::2])
 
 
 def test_clipping(kernel):
