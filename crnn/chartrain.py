@@ -130,6 +130,91 @@ class RunState:
         return run
 
 
+RUN_ENTRIES = ("run", "losses", "state_h", "state_c", "best_parameters", "config")
+RECORD_COUNTS = ("iteration", "position", "epoch", "characters")
+
+
+def check_run_arrays(arrays, layout, dtype):
+    """ValueError naming the first of a run's entries (a checkpoint's
+    ``run/...``, as ``RunState.arrays`` and ``crnn train`` write them) that
+    does not fit a model of ``layout`` and ``dtype``: each entry's kind and
+    shape, the record's fields, and the generator's state."""
+    def fail(key, why):
+        raise ValueError(f"run/{key} {why}")
+
+    unknown = sorted(set(arrays) - set(RUN_ENTRIES))
+    if unknown:
+        raise ValueError(f"run/ entries crnn does not write: {unknown}")
+    if ("run" in arrays) != ("losses" in arrays):
+        fail("run" if "run" not in arrays else "losses", "is missing: a run's record and its "
+             "losses go together")
+    if "run" in arrays:
+        record = _json_object(arrays["run"], "run", fail)
+        for name in RECORD_COUNTS:
+            value = record.get(name)
+            if type(value) is not int or value < 0:
+                fail("run", f"must give {name} as an integer >= 0, got {value!r}")
+        best = record.get("best")
+        if type(best) not in (int, float) or best != best:
+            fail("run", f"must give best as a number, got {best!r}")
+        evaluations = record.get("evaluations")
+        if not isinstance(evaluations, list) or not all(
+                isinstance(e, list) and len(e) == 2 and type(e[0]) is int
+                and type(e[1]) in (int, float) for e in evaluations):
+            fail("run", "must give evaluations as a list of [iteration, bits per character]")
+        try:  # the model's generator takes it, or it is not one of its states
+            np.random.default_rng().bit_generator.state = record.get("rng")
+        except (TypeError, ValueError, KeyError) as error:
+            fail("run", f"holds no state of the model's random generator ({error})")
+    if "losses" in arrays:
+        losses = arrays["losses"]
+        if losses.ndim != 1 or losses.dtype.kind not in "fiu":
+            fail("losses", f"must be numbers (iterations,), got {losses.dtype} of shape "
+                           f"{losses.shape}")
+    if "best_parameters" in arrays:
+        best = arrays["best_parameters"]
+        if best.shape != (layout.size,) or best.dtype != dtype:
+            fail("best_parameters", f"must be {dtype} of shape ({layout.size},), the model's "
+                                    f"parameters, got {best.dtype} of shape {best.shape}")
+    if "state_c" in arrays and ("state_h" not in arrays or layout.cell != "lstm"):
+        fail("state_c", "is an LSTM's cell state, and needs its state_h" if layout.cell ==
+             "lstm" else f"is an LSTM's cell state; this model is a {layout.cell.upper()}")
+    if layout.cell == "lstm" and "state_h" in arrays and "state_c" not in arrays:
+        fail("state_c", "is missing: an LSTM's state is the pair state_h, state_c")
+    for key in ("state_h", "state_c"):
+        if key in arrays:
+            _check_state(arrays[key], key, layout, dtype, fail)
+    if "state_c" in arrays and arrays["state_c"].shape != arrays["state_h"].shape:
+        fail("state_c", f"has shape {arrays['state_c'].shape}, state_h "
+                        f"{arrays['state_h'].shape}: the pair has one shape")
+    if "config" in arrays:
+        _json_object(arrays["config"], "config", fail)
+
+
+def _json_object(array, key, fail):
+    """The JSON object a 0-d text entry holds."""
+    if array.shape != () or array.dtype.kind != "U":
+        fail(key, f"must be one JSON text, got {array.dtype} of shape {array.shape}")
+    try:
+        value = json.loads(str(array))
+    except ValueError as error:
+        fail(key, f"is not JSON ({error})")
+    if not isinstance(value, dict):
+        fail(key, f"must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _check_state(state, key, layout, dtype, fail):
+    """A carried state: (L*D, B, H), or (B, H) for one layer and direction."""
+    LD, H = layout.num_layers * layout.directions, layout.hidden_size
+    fits = state.ndim == 3 and state.shape[0] == LD and state.shape[2] == H
+    fits = fits or (LD == 1 and state.ndim == 2 and state.shape[1] == H)
+    if not fits or state.dtype != dtype or 0 in state.shape:
+        fail(key, f"must be {dtype} of shape ({LD}, B, {H})"
+                  + (f" or (B, {H})" if LD == 1 else "")
+                  + f" with B >= 1, got {state.dtype} of shape {state.shape}")
+
+
 def step(model, optimizer, streams, run, *, lr, schedule, iterations, clip_norm):
     """One iteration: the next window of every stream, forward, loss, BPTT,
     clipping, update; the streams move on (a fresh state at an epoch's end)."""

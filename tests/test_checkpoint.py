@@ -44,7 +44,7 @@ def write(path, arrays):
      r"param/Whh must be float32 of shape \(6, 6\), got float32 of shape \(6, 5\)"),
     (lambda a: a.update({"param/Why": np.zeros((4, 6), np.float64)}),
      r"param/Why must be float32 of shape \(4, 6\), got float64"),
-    (lambda a: a.update(sizes=np.array([4, 2**40, 4])), r"sizes must be three integers in \[1, 2\^20\]"),
+    (lambda a: a.update(sizes=np.array([4, 2**40, 4])), r"sizes must be three integers in \[1, 2147483647\]"),
     (lambda a: a.update(sizes=np.array([4.0, 6.0, 4.0])), "sizes must be three integers"),
     (lambda a: a.update(dtype=np.array("float16")), "dtype must be float32 or float64, got 'float16'"),
     (lambda a: a.update(vocabulary=np.array("abc")), "a vocabulary of 3 characters for input_size 4"),
@@ -65,7 +65,7 @@ def test_object_arrays_are_never_unpickled(tmp_path):
     arrays["param/Wxh"] = np.array([{"evil": "pickle"}], dtype=object)
     bad = tmp_path / "bad.npz"
     np.savez(bad, **arrays)  # allow_pickle on saving: the file holds a pickle
-    with pytest.raises(ValueError, match="not a readable crnn checkpoint"):
+    with pytest.raises(ValueError, match="entry 'param/Wxh' holds object, not numbers or text"):
         checkpoint.load(bad)
 
 
