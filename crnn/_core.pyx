@@ -544,17 +544,13 @@ cdef class Engine:
         self._reserve(T, B)
         self.last = ""
         self.T, self.B, self.tokens, self.last_only = T, B, tokens, last_only
-        self.has_h0, self.has_lengths = h0 is not None, lengths is not None
-        self.has_c0 = c0 is not None
+        self.has_lengths = lengths is not None
         self.masks_running, self.mask_p = masks, mask_p
         with nogil:
             # keep copies: backward reads them after the caller may have changed theirs
             memcpy(<char *>self.ids if tokens else self.inputs, x,
                    T * B * (sizeof(int64_t) if tokens else self.I * self.item))
-            if h0_p != NULL:
-                memcpy(self.h0, h0_p, LD * B * self.H * self.item)
-            if c0_p != NULL:
-                memcpy(self.c0, c0_p, LD * B * self.H * self.item)
+            self._initial_states(h0_p, c0_p, B)
             if lengths_p != NULL:
                 memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
         self.parallel_directions = self._directions_at_once(T, B)
@@ -572,6 +568,24 @@ cdef class Engine:
         elif h_n is not None:
             h_n = h_n[:, self.unorder]
         return None if Y is None else Y[:, self.unorder], top[:, self.unorder], h_n
+
+    cdef void _initial_states(self, const char *h0, const char *c0, Py_ssize_t B) noexcept nogil:
+        """h0 and (an LSTM's) c0 into the scratch, zeros for those not given
+        (NULL). A zero state is multiplied like any other, as PyTorch does:
+        with a NaN or infinity in Whh, the first step is NaN whether the
+        zeros were given or not (skipping the product would make it finite)."""
+        cdef size_t size = self.L * self.D * B * self.H * self.item
+        if h0 != NULL:
+            memcpy(self.h0, h0, size)
+        else:
+            memset(self.h0, 0, size)
+        if self.cell == CELL_LSTM:
+            if c0 != NULL:
+                memcpy(self.c0, c0, size)
+            else:
+                memset(self.c0, 0, size)
+        self.has_h0 = True
+        self.has_c0 = self.cell == CELL_LSTM
 
     cdef bint _directions_at_once(self, Py_ssize_t T, Py_ssize_t B):
         """Whether the two directions of a layer run at once, each in a thread:
@@ -650,7 +664,8 @@ cdef class Engine:
             PyBuffer_Release(&v)
         self.T, self.T_run, self.B, self.tokens, self.last_only = T, T, 1, False, True
         self.parallel_directions = self._directions_at_once(T, 1)
-        self.has_h0 = self.has_c0 = self.has_lengths = False
+        self.has_lengths = False
+        self._initial_states(NULL, NULL, 1)
         self.masks = self.masks_running = None
         self.mask_p = NULL
         self.order = self.unorder = None
@@ -697,9 +712,16 @@ cdef class Engine:
         self.last = ""
         return True
 
-    def backward(self, dY, dh, bint input_grad, dc=None):
+    def backward(self, dY, dh, bint input_grad, dc=None, str forward_name="forward_batch",
+                 str backward_name="backward_batch"):
         self._acquire()
         try:
+            # checked again under the lock: another thread's call may have
+            # replaced the forward since crnn/rnn.py looked
+            if self.last != forward_name or self.forward_thread != PyThread_get_thread_ident():
+                raise ValueError(f"{backward_name}() must follow a {forward_name}() of its own "
+                                 f"thread: another thread's call on this model ran in between "
+                                 "(give each thread its own model: copy.deepcopy)")
             return self._backward(dY, dh, input_grad, dc)
         finally:
             PyThread_release_lock(self.lock)

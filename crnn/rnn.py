@@ -258,7 +258,7 @@ class Recurrent:
             raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
                              f"got {_checks.shape_str(d_y.shape)}")
         self._engine.backward(np.ascontiguousarray(d_y.reshape(1, O), dtype=self.dtype), None,
-                              False)
+                              False, None, "forward", "backward")
         self._engine.use_up()
         _core.sgd(self._param_flat, None, self._grad_flat, learning_rate, 0.0, False, 0.0)
         return dict(self._grads)

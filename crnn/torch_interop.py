@@ -16,6 +16,8 @@ module holding the two layers as ``self.rnn`` and ``self.linear``
 """
 import numpy as np
 
+from . import _checks
+
 __all__ = ["state_dict", "load_state_dict", "from_torch", "to_torch"]
 
 
@@ -68,6 +70,12 @@ def load_state_dict(rnn, state, rnn_prefix=None, linear_prefix=None):
     names carry ``rnn_prefix`` and ``linear_prefix`` ("encoder.", "head.",
     ...); by default "rnn." and "linear." when the names start so, else none:
     an nn.RNN's own state dict merged with its Linear's (weight, bias)."""
+    if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+        raise TypeError(f"state must be a dict of arrays or tensors by PyTorch's names, as "
+                        f"state_dict() gives it, got {type(state).__name__}")
+    for name, prefix in (("rnn_prefix", rnn_prefix), ("linear_prefix", linear_prefix)):
+        if prefix is not None and not isinstance(prefix, str):
+            raise TypeError(f"{name} must be a string or None, got {prefix!r}")
     rnn_prefix, linear_prefix = _prefixes(rnn, state, rnn_prefix, linear_prefix)
     expected = {_renamed(name, rnn_prefix, linear_prefix): (name, p)
                 for p in rnn.layout.parameters for name in p.torch_names if p.role != "bhn"}
@@ -80,8 +88,8 @@ def load_state_dict(rnn, state, rnn_prefix=None, linear_prefix=None):
     if extra:
         raise ValueError(f"state dict has entries crnn does not know: {extra}")
     values = {}
-    for key, (name, p) in expected.items():
-        values[name] = _as_numpy(state[key])
+    for key, (name, p) in expected.items():  # every entry checked, then any written
+        values[name] = _checks.as_numeric_array(key, _as_numpy(state[key]))
         if values[name].shape != _torch_shape(p):
             raise ValueError(f"{key} must have shape {_torch_shape(p)}, got {values[name].shape}")
     H = rnn.hidden_size

@@ -325,3 +325,36 @@ def test_a_batch_beyond_memory_is_refused_before_anything_changes(monkeypatch):
     grads = rnn.backward_batch(np.ones_like(Y))       # the earlier forward is still there
     assert grads["h0"].shape == (4, 2, 256)
     rnn.forward_batch(X)  # a size the scratch holds is not checked again, and runs
+
+
+def test_a_refused_load_state_dict_writes_nothing():
+    rnn = crnn.GRU(3, 2, 4, num_layers=2, seed=0)
+    before = rnn._param_flat.copy()
+    state = rnn.state_dict()
+    for key in state:
+        state[key] = state[key] + 1.0
+    state["linear.bias"] = np.array(["a", "b"])  # the last entry, found late
+    with pytest.raises(TypeError, match="linear.bias must hold real numbers, got dtype <U1"):
+        rnn.load_state_dict(state)
+    state["linear.bias"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"linear.bias must have shape \(2,\), got \(3,\)"):
+        rnn.load_state_dict(state)
+    np.testing.assert_array_equal(rnn._param_flat, before)
+    with pytest.raises(TypeError, match="state must be a dict of arrays or tensors by PyTorch's "
+                                        "names, as state_dict\\(\\) gives it, got NoneType"):
+        rnn.load_state_dict(None)
+
+
+def test_a_refused_forward_batch_leaves_the_last_forward_for_its_backward(rnn):
+    X = np.zeros((3, 2, I))
+    Y, _ = rnn.forward_batch(X)              # h0 omitted: its gradient comes as (B, H)
+    with pytest.raises(ValueError, match="lengths must be in"):
+        rnn.forward_batch(X, h0=np.zeros((1, 2, H)), lengths=[3, 9])
+    with pytest.raises(TypeError, match="must hold real numbers"):
+        rnn.forward_batch(np.zeros((3, 2, I), dtype=complex), h0=np.zeros((1, 2, H)))
+    grads = rnn.backward_batch(np.ones_like(Y))
+    assert grads["h0"].shape == (2, H)       # not the refused calls' (1, B, H)
+    output, _ = rnn.forward([np.ones(I)] * 4)
+    with pytest.raises(ValueError, match=r"inputs\[1\] must hold input_size=3 numbers"):
+        rnn.forward([np.ones(I), np.ones(I + 1)])
+    rnn.backward(np.ones((O, 1)))            # the good forward's backward still runs

@@ -331,3 +331,25 @@ def test_train_step_with_lengths_batch_first():
     np.testing.assert_array_equal(h_a, h_b)
     for name, p in a.parameters().items():
         np.testing.assert_array_equal(b.parameters()[name], p)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_an_omitted_initial_state_is_the_zeros_given(cell):
+    # a zero state is multiplied like any other (as PyTorch does): with a NaN
+    # in Whh the first step is NaN either way, not finite when h0 is omitted
+    model = crnn.rnn.CELLS[cell](3, 2, 4, num_layers=2, seed=0)
+    model.Whh_l1[0, 0] = np.nan
+    if cell == "lstm":  # and an infinite forget gate weight meets the zero c0
+        model.Wxh[4, 0] = np.inf
+    X = np.ones((3, 2, 3))
+    zeros = np.zeros((2, 2, 4))
+    state = (zeros, zeros) if cell == "lstm" else zeros
+    for lengths in (None, [3, 1]):
+        omitted = model.forward_batch(X, lengths=lengths, return_state=True)
+        given = model.forward_batch(X, state, lengths=lengths, return_state=True)
+        assert np.isnan(omitted[0][0]).any()
+        for a, b in zip(omitted, given):
+            for x, y in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+                np.testing.assert_array_equal(x, y)
+    output, _ = model.forward([np.ones(3)])  # the seed API's zero state too
+    np.testing.assert_array_equal(output[:, 0], omitted[0][0, 0])

@@ -111,3 +111,34 @@ def test_threads_sharing_a_stacked_bidirectional_model_with_lengths():
     for got, expected in zip(results, serial):
         for a, b in zip(got, expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_threads_racing_on_one_model_get_the_documented_error_or_their_results():
+    # forward then backward from several threads on one model, each thread
+    # its own batch size: a backward whose forward another thread replaced
+    # in between must be refused with the documented ValueError (checked
+    # under the engine's lock), never an internal error or another's shapes
+    rnn = crnn.GRU(3, 2, 16, seed=0)
+    errors, refused, done = [], [], []
+
+    def work(B):
+        X = np.ones((6, B, 3))
+        for _ in range(150):
+            try:
+                Y, _ = rnn.forward_batch(X)
+                grads = rnn.backward_batch(np.ones_like(Y))
+                assert grads["h0"].shape == (B, 16)
+                done.append(B)
+            except ValueError as error:
+                assert "thread" in str(error), str(error)
+                refused.append(B)
+            except Exception as error:  # noqa: BLE001 - any other is the failure
+                errors.append(repr(error))
+
+    threads = [threading.Thread(target=work, args=(B,)) for B in (1, 2, 3, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(done) + len(refused) == 600 and done
