@@ -7,16 +7,25 @@ ONNX stacks the gates in its own orders: an LSTM's i, o, f, c (PyTorch's and
 crnn's i, f, g, o), a GRU's z, r, h (crnn's r, z, n) with
 ``linear_before_reset=1``, PyTorch's form, where b_hn sits inside r * (...).
 
-Inputs: ``X`` (T, B, I) floats, T and B dynamic (time first, whatever the
-model's ``batch_first``), and, with ``sequence_lens=True``, ``sequence_lens``
-(B,) int32, each sequence's length. Outputs: ``Y`` (T, B, O) (the top
-layer's output (T, B, D*H) without an output layer) and ``h_n`` (L*D, B,
-H) (and an LSTM's ``c_n``), as ``forward_batch(X, lengths=...,
-return_state=True)`` gives them with a zero initial state: ONNX Runtime writes zeros past each length, and the graph
-zeroes the output layer's rows there too, as crnn does.
+Inputs: ``X`` (T, B, I) floats, T and B dynamic, or (B, T, I) for a model
+with ``batch_first`` (the graph transposes it: ONNX Runtime's recurrent
+operators run time first only), and, with ``sequence_lens=True``,
+``sequence_lens`` (B,) int32, each sequence's length. Outputs: ``Y`` (T, B,
+O), or (B, T, O) with ``batch_first`` (the top layer's output, D*H wide,
+without an output layer) and ``h_n`` (L*D, B, H) (and an LSTM's ``c_n``),
+as ``forward_batch(X, lengths=..., return_state=True)`` gives them with a
+zero initial state: ONNX Runtime writes zeros past each length, and the
+graph zeroes the output layer's rows there too, as crnn does.
+
+The graph is float32: ONNX Runtime's RNN, LSTM and GRU kernels run no other
+type, so a float64 model is exported with its weights rounded to float32,
+with a warning (``model.astype(np.float32)`` is that model in crnn).
 """
+import warnings
+
 import numpy as np
 
+from . import _checks
 from ._files import atomic_write
 
 __all__ = ["export", "build_model"]
@@ -60,11 +69,21 @@ def _onnx():
 
 
 def build_model(rnn, sequence_lens=False):
-    """The ONNX ModelProto of ``rnn``, checked by onnx.checker."""
+    """The ONNX ModelProto of ``rnn``, float32, checked by onnx.checker."""
+    from .rnn import Recurrent
+    if not isinstance(rnn, Recurrent):
+        raise TypeError(f"ONNX export takes a crnn.RNN, LSTM or GRU, got {type(rnn).__name__}")
+    sequence_lens = _checks.check_flag("sequence_lens", sequence_lens)
     onnx = _onnx()
     from onnx import TensorProto, helper, numpy_helper
 
-    elem = TensorProto.FLOAT if rnn.dtype == np.float32 else TensorProto.DOUBLE
+    if rnn.dtype != np.float32:
+        warnings.warn(f"ONNX Runtime runs its RNN, LSTM and GRU operators in float32 only: "
+                      f"this {rnn.dtype} model is exported with its weights rounded to "
+                      "float32 (model.astype(np.float32) is the same model in crnn)",
+                      UserWarning, stacklevel=3)
+        rnn = rnn.astype(np.float32)
+    elem = TensorProto.FLOAT
     H, D, L = rnn.hidden_size, rnn.directions, rnn.num_layers
     lstm = rnn.cell == "lstm"
     operator = OPERATORS[rnn.cell][0]
@@ -76,6 +95,10 @@ def build_model(rnn, sequence_lens=False):
     lens = "sequence_lens" if sequence_lens else ""
     initializers, nodes, finals, cell_finals = [], [], [], []
     layer_input = "X"
+    if rnn.batch_first:  # the operators read time first
+        nodes.append(helper.make_node("Transpose", ["X"], ["X_TBI"], perm=[1, 0, 2]))
+        layer_input = "X_TBI"
+    time_first_input = layer_input
     for k in range(L):
         names = [n for n in rnn.layout.recurrent() if n[0] == k]  # one per direction
         for name, value in zip("WRB", _layer_tensors(rnn, names)):
@@ -97,21 +120,26 @@ def build_model(rnn, sequence_lens=False):
     if lstm:
         nodes.append(helper.make_node("Concat", cell_finals, ["c_n"], axis=0))
         outputs.append(helper.make_tensor_value_info("c_n", elem, [L * D, "B", H]))
+    steps = ["B", "T"] if rnn.batch_first else ["T", "B"]
+    Y_TB = "Y_TB" if rnn.batch_first else "Y"  # time first, before any transpose
     if rnn.output_size is None:
-        nodes.append(helper.make_node("Identity", [layer_input], ["Y"]))
-        outputs.insert(0, helper.make_tensor_value_info("Y", elem, ["T", "B", D * H]))
+        nodes.append(helper.make_node("Identity", [layer_input], [Y_TB]))
+        outputs.insert(0, helper.make_tensor_value_info("Y", elem, steps + [D * H]))
     else:
         initializers += [
             numpy_helper.from_array(np.ascontiguousarray(rnn.Why.T), "Why_T"),  # (D*H, O)
             numpy_helper.from_array(rnn.by[:, 0].copy(), "by"),                 # (O,)
         ]
-        output = "Y" if not sequence_lens else "Y_all"
+        output = Y_TB if not sequence_lens else "Y_all"
         nodes += [helper.make_node("MatMul", [layer_input, "Why_T"], ["projected"]),
                   helper.make_node("Add", ["projected", "by"], [output])]
         if sequence_lens:
-            nodes += _zero_past_lengths(helper, numpy_helper, initializers, elem, output, "Y")
-        outputs.insert(0, helper.make_tensor_value_info("Y", elem, ["T", "B", rnn.output_size]))
-    inputs = [helper.make_tensor_value_info("X", elem, ["T", "B", rnn.input_size])]
+            nodes += _zero_past_lengths(helper, numpy_helper, initializers, elem, output, Y_TB,
+                                        time_first_input)
+        outputs.insert(0, helper.make_tensor_value_info("Y", elem, steps + [rnn.output_size]))
+    if rnn.batch_first:
+        nodes.append(helper.make_node("Transpose", [Y_TB], ["Y"], perm=[1, 0, 2]))
+    inputs = [helper.make_tensor_value_info("X", elem, steps + [rnn.input_size])]
     if sequence_lens:
         inputs.append(helper.make_tensor_value_info("sequence_lens", TensorProto.INT32, ["B"]))
     graph = helper.make_graph(nodes, f"crnn_{rnn.cell}", inputs, outputs, initializers)
@@ -122,13 +150,14 @@ def build_model(rnn, sequence_lens=False):
     return model
 
 
-def _zero_past_lengths(helper, numpy_helper, initializers, elem, source, target):
-    """Nodes computing target = source * (t < sequence_lens[b]), (T, B, O)."""
+def _zero_past_lengths(helper, numpy_helper, initializers, elem, source, target, inputs):
+    """Nodes computing target = source * (t < sequence_lens[b]), (T, B, O);
+    T read from ``inputs`` (T, B, I)."""
     initializers += [numpy_helper.from_array(np.array(v, dtype=np.int64), name)
                      for v, name in ((0, "zero"), (1, "one"),
                                      ([1], "axis_1"), ([2], "axis_2"))]
     return [
-        helper.make_node("Shape", ["X"], ["shape_X"]),
+        helper.make_node("Shape", [inputs], ["shape_X"]),
         helper.make_node("Gather", ["shape_X", "zero"], ["T"], axis=0),
         helper.make_node("Range", ["zero", "T", "one"], ["steps"]),                # (T,)
         helper.make_node("Unsqueeze", ["steps", "axis_1"], ["steps_T1"]),           # (T, 1)
@@ -143,6 +172,9 @@ def _zero_past_lengths(helper, numpy_helper, initializers, elem, source, target)
 def export(rnn, path, sequence_lens=False):
     """Write ``rnn`` to ``path`` as ONNX, atomically (a temporary file, then a
     rename), so a failure never leaves half a file. ``sequence_lens=True``
-    gives the graph that input, for models run with lengths."""
+    gives the graph that input, for models run with lengths. The graph takes
+    and gives data in the model's own layout (batch first with
+    ``batch_first``), and is float32 (a float64 model's weights are rounded,
+    with a warning): ONNX Runtime runs every file this writes."""
     data = build_model(rnn, sequence_lens).SerializeToString()
     atomic_write(path, lambda f: f.write(data))

@@ -186,6 +186,17 @@ class Recurrent:
                 f"{self.output_size}, hidden_size={self.hidden_size}{extra}, "
                 f"dtype={self.dtype.name})")
 
+    def astype(self, dtype):
+        """A new model like this one with its parameters in ``dtype``
+        (float32 or float64), rounded to it; the mode and the dropout
+        generator's state come along. ``model.astype(np.float32)`` is what
+        ONNX export writes for a float64 model."""
+        state = self.__getstate__()
+        state["dtype"] = _checks.check_dtype(dtype).name
+        model = type(self).__new__(type(self))
+        model.__setstate__(state)
+        return model
+
     def train(self, mode=True):
         """Training mode (dropout on, the default); returns the model."""
         self.training = _checks.check_flag("mode", mode)

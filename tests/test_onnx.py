@@ -70,3 +70,51 @@ def test_gated_cells(cell, layers, bidirectional, bias, output, with_lengths, tm
     assert len(results) == len(expected)
     for got, want in zip(results, expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_first", [False, True], ids=["time_first", "batch_first"])
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["padded", "lengths"])
+def test_every_dtype_and_layout_runs_in_onnx_runtime(cell, dtype, batch_first, with_lengths,
+                                                     tmp_path):
+    """A file of every dtype and layout runs in ONNX Runtime and gives
+    crnn's numbers: a float64 model as float32 (with a warning), a
+    batch_first model on batch-first data."""
+    T, B, I, H, O = 6, 3, 4, 5, 2
+    model = crnn.rnn.CELLS[cell](I, O, H, num_layers=2, bidirectional=True,
+                                 batch_first=batch_first, dtype=dtype, seed=3)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((B, T, I) if batch_first else (T, B, I))
+    lengths = np.array([6, 2, 4]) if with_lengths else None
+    path = tmp_path / "model.onnx"
+    if dtype == np.float64:
+        with pytest.warns(UserWarning, match="float32 only: this float64 model is exported "
+                                             "with its weights rounded to float32"):
+            crnn_onnx.export(model, path, sequence_lens=with_lengths)
+    else:
+        crnn_onnx.export(model, path, sequence_lens=with_lengths)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {"X": X.astype(np.float32)}
+    if with_lengths:
+        feed["sequence_lens"] = lengths.astype(np.int32)
+    Y_onnx, h_n_onnx = session.run(None, feed)[:2]
+    Y, _, h_n = model.forward_batch(X, lengths=lengths, return_state=True)
+    h_n = h_n[0] if cell == "lstm" else h_n
+    assert Y_onnx.shape == Y.shape and Y_onnx.shape[:2] == X.shape[:2]
+    np.testing.assert_allclose(Y_onnx, Y, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(h_n_onnx, h_n, rtol=1e-4, atol=1e-5)
+    assert model.dtype == dtype  # the model exported is left as it was
+
+
+def test_astype_is_the_same_model_in_another_dtype():
+    model = crnn.LSTM(3, 2, 4, num_layers=2, dropout=0.5, seed=0).eval()
+    single = model.astype(np.float32)
+    assert single.dtype == np.float32 and repr(single) == repr(model).replace("float64", "float32")
+    assert single.training is False
+    for name, p in model.parameters().items():
+        np.testing.assert_array_equal(single.parameters()[name], p.astype(np.float32))
+    single.Whh[...] = 0  # a copy, not a view
+    assert model.Whh.any()
+    with pytest.raises(ValueError, match="float32 or float64, got float16"):
+        model.astype(np.float16)
