@@ -96,6 +96,8 @@ class Dataset:
             self.per_step = True
         else:
             array = _checks.as_numeric_array("y", y)
+            if array.ndim == 1 and not _checks.is_token_ids(array) and O == 1:
+                array = array[:, None]  # (N,) values of a one-output regression, as Keras takes
             self.per_step = array.ndim == (2 if _checks.is_token_ids(array) else 3)
             targets = ([array[i, :n] for i, n in enumerate(self.lengths)] if self.per_step
                        else list(array))
@@ -191,7 +193,7 @@ def _batch_loss(model, data, Y, lengths, targets, loss):
 
 
 def _check_options(model, data, loss, optimizer, lr, batch_size, epochs, validation_split,
-                   early_stopping):
+                   early_stopping, clip_norm):
     if model.output_size is None:
         raise ValueError("fit() trains an output layer, and this model has none "
                          "(output_size=None)")
@@ -209,11 +211,12 @@ def _check_options(model, data, loss, optimizer, lr, batch_size, epochs, validat
     _checks.check_size("epochs", epochs)
     if early_stopping is not None:
         _checks.check_size("early_stopping", early_stopping)
-    if not (isinstance(validation_split, (int, float)) and 0 <= validation_split < 1) \
-            or isinstance(validation_split, bool):
+    validation_split = _checks.check_real("validation_split", validation_split)
+    if not 0 <= validation_split < 1:
         raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
-    if lr is not None and not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    for name, value in (("lr", lr), ("clip_norm", clip_norm)):
+        if value is not None and not _checks.check_real(name, value) > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
     return loss
 
 
@@ -221,9 +224,13 @@ def fit(model, X, y, *, lengths=None, loss=None, optimizer="adam", lr=None, batc
         epochs=10, validation_split=0.0, validation_data=None, shuffle=True, clip_norm=None,
         early_stopping=None, seed=None, progress=True):
     """Train ``model`` on (X, y); see Recurrent.fit."""
+    if y is None:
+        raise TypeError("fit needs targets y: one per sequence ((N,) class ids, (N,) or "
+                        "(N, O) floats) or one per step; got None")
     data = Dataset(model, X, y, lengths)
     loss = _check_options(model, data, loss, optimizer, lr, batch_size, epochs,
-                          validation_split, early_stopping)
+                          validation_split, early_stopping, clip_norm)
+    shuffle = _checks.check_flag("shuffle", shuffle)
     rng = np.random.default_rng(seed)
     validation = None
     if validation_data is not None:

@@ -155,6 +155,18 @@ def test_progress_bar(capsys):
      "epochs must be a positive integer"),
     (lambda n, X, y: n.predict(np.zeros((2, 3, 4))), ValueError,
      r"X\[0\] must be floats \(T_i, 2\)"),
+    (lambda n, X, y: n.fit(X, None, progress=False), TypeError,
+     r"fit needs targets y: one per sequence .* got None"),
+    (lambda n, X, y: n.fit(X, y, lr=float("inf"), progress=False), ValueError,
+     "lr must be finite, got inf"),
+    (lambda n, X, y: n.fit(X, y, lr=-1, progress=False), ValueError,
+     "lr must be a positive number, got -1"),
+    (lambda n, X, y: n.fit(X, y, clip_norm=0, progress=False), ValueError,
+     "clip_norm must be a positive number, got 0"),
+    (lambda n, X, y: n.fit(X, y, validation_split="0.1", progress=False), TypeError,
+     "validation_split must be a real number, got '0.1'"),
+    (lambda n, X, y: n.fit(X, y, shuffle="yes", progress=False), TypeError,
+     "shuffle must be True or False"),
 ])
 def test_bad_datasets_and_options(call, error, match):
     X, y = sign_of_sum(np.random.default_rng(11), 10)
@@ -190,3 +202,19 @@ def test_many_to_many_regression_from_a_list_or_its_padded_array():
                                              lr=1e-2, validation_split=0.2, seed=0,
                                              progress=False)
     assert again == history
+
+
+def test_numpy_scalars_and_a_one_output_regression_of_1d_targets():
+    rng = np.random.default_rng(5)
+    X = [rng.standard_normal((int(n), 2)) for n in rng.integers(3, 9, 40)]
+    y = np.array([x[:, 0].sum() for x in X])            # (N,) floats, one output
+    model = crnn.GRU(2, 1, 8, seed=0)
+    history = model.fit(X, y, epochs=3, lr=np.float64(0.02), validation_split=np.float32(0.25),
+                        seed=0, progress=False)
+    assert len(history["val_loss"]) == 3
+    same = crnn.GRU(2, 1, 8, seed=0)
+    same.fit(X, y[:, None], epochs=3, lr=0.02, validation_split=0.25, seed=0, progress=False)
+    np.testing.assert_array_equal(model._param_flat, same._param_flat)  # (N,) is (N, 1)
+    assert model.predict(X[:3]).shape == (3, 1)
+    with pytest.raises(ValueError, match=r"y\[0\] must be floats of shape \(2,\)"):
+        crnn.GRU(2, 2, 8, seed=0).fit(X, y, progress=False)  # two outputs need (N, 2)
