@@ -29,3 +29,19 @@ def _mode_for(path):
         umask = os.umask(0)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def check_writable(path):
+    """ValueError, before any work is done, when a file cannot be written at
+    ``path`` (atomically: a new file in its folder, then a rename): the folder
+    is missing or not writable, or the path is a folder."""
+    path = os.fspath(path)
+    if not path:
+        raise ValueError("the path is empty")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise ValueError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write {path}: the folder {folder} is not writable")

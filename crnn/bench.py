@@ -35,8 +35,10 @@ import time
 import numpy as np
 
 from . import RNN, _core, reference
-from .rnn import CELLS
+from ._arguments import output_file, positive_int
+from ._checks import MAX_LAYERS, MAX_SIZE, check_memory
 from ._files import atomic_write
+from .rnn import CELLS
 from .layers import Layout
 
 __all__ = ["main"]
@@ -281,6 +283,19 @@ def cpu_name():
 
 # ---- running --------------------------------------------------------------
 
+SYSTEMS = ("crnn", "numpy", "torch", "onnxruntime")
+
+
+def parse_systems(text):
+    """The systems named in ``text``, comma-separated, as a set."""
+    systems = set(text.split(",")) if isinstance(text, str) else set(text)
+    unknown = sorted(systems - set(SYSTEMS))
+    if unknown or not systems:
+        raise argparse.ArgumentTypeError(f"systems are a comma-separated subset of "
+                                         f"{','.join(SYSTEMS)}, got {text!r}")
+    return systems
+
+
 def parse_config(text):
     if text in CONFIGS:
         return text, CONFIGS[text]
@@ -288,10 +303,16 @@ def parse_config(text):
         sizes = tuple(int(part) for part in text.split(","))
     except ValueError:
         sizes = ()
-    if len(sizes) != 5 or min(sizes) < 1:
+    if len(sizes) != 5 or min(sizes) < 1 or max(sizes) > MAX_SIZE:
         raise argparse.ArgumentTypeError(
-            f"a configuration is one of {', '.join(CONFIGS)} or T,B,I,H,O (five positive "
-            f"integers), got {text!r}")
+            f"a configuration is one of {', '.join(CONFIGS)} or T,B,I,H,O (five integers in "
+            f"[1, {MAX_SIZE}]), got {text!r}")
+    T, B, I, H, O = sizes
+    try:  # inputs, outputs and states of every system, and the weights: a few copies each
+        check_memory(8 * (4 * T * B * (I + O + 4 * H) + 4 * (I + H + O) * 4 * H),
+                     f"the configuration {text}")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     return text, sizes
 
 
@@ -624,16 +645,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m crnn.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--config", action="append", type=parse_config,
                         help="a configuration name or T,B,I,H,O; repeatable (default: all)")
-    parser.add_argument("--threads", type=int, default=1, help="threads for every system (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="threads for every system (default 1)")
     parser.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    parser.add_argument("--repeat", type=int, default=30, help="timed runs per figure, at most")
-    parser.add_argument("--systems", default="crnn,numpy,torch,onnxruntime",
-                        help="comma-separated subset of crnn,numpy,torch,onnxruntime")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--plot", metavar="FILE.png", help="draw the times (needs matplotlib)")
+    parser.add_argument("--repeat", type=positive_int, default=30,
+                        help="timed runs per figure, at most")
+    parser.add_argument("--systems", type=parse_systems, default=",".join(SYSTEMS),
+                        help=f"comma-separated subset of {','.join(SYSTEMS)}")
+    parser.add_argument("--json", metavar="FILE", type=output_file,
+                        help="also write the figures as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", type=output_file,
+                        help="draw the times (needs matplotlib)")
     parser.add_argument("--cell", action="append", choices=sorted(CELLS),
                         help="the recurrent cell, rnn, lstm or gru; repeatable (default rnn)")
-    parser.add_argument("--layers", type=int, default=1, help="stacked layers (default 1)")
+    parser.add_argument("--layers", type=positive_int, default=1,
+                        help="stacked layers (default 1)")
     parser.add_argument("--bidirectional", action="store_true", help="both directions")
     parser.add_argument("--lengths", action="store_true",
                         help="also run each configuration with lengths uniform in [T/2, T]")
@@ -645,9 +671,9 @@ def main(argv=None):
                              "and batched character training against PyTorch")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
-    if args.threads < 1 or args.repeat < 1 or args.layers < 1:
-        parser.error("--threads, --repeat and --layers must be positive")
-    systems = set(args.systems.split(","))
+    if args.layers > MAX_LAYERS:
+        parser.error(f"argument --layers: at most {MAX_LAYERS}, got {args.layers}")
+    systems = parse_systems(args.systems)
     configs = args.config or list(CONFIGS.items())
     dtype = np.dtype(args.dtype).type
 

@@ -20,6 +20,8 @@ import zlib
 import numpy as np
 
 from . import chartrain, checkpoint, corpus
+from ._arguments import (HelpFormatter, non_negative_int, output_file, positive_float, positive_int,
+                         probability, seed)
 from .fit import OPTIMIZERS
 from .rnn import CELLS
 from .text import Vocabulary, builtins_documents, sample_text
@@ -157,10 +159,10 @@ def _configuration(args, vocabulary, train_ids):
 def _resume(args, resumed, vocabulary, train_ids, source):
     """The saved run's configuration in ``args``; CLIError naming the first
     option given now that differs from it."""
-    if resumed.run is None or "config" not in resumed.run:
+    if resumed.run is None or "config" not in resumed.run or "run" not in resumed.run:
         raise CLIError(f"{args.checkpoint} holds no training run to resume (a checkpoint of "
                        "an earlier crnn); train a new model instead of --resume")
-    saved = json.loads(str(resumed.run["config"]))
+    saved = _saved_configuration(args.checkpoint, json.loads(str(resumed.run["config"])))
     for key in CONFIGURATION:
         if key in saved and key in args.given and getattr(args, key) != saved[key]:
             raise CLIError(f"{args.checkpoint} has {key.replace('_', '-')} {saved[key]}, "
@@ -179,15 +181,49 @@ def _resume(args, resumed, vocabulary, train_ids, source):
     return saved
 
 
+def _saved_configuration(path, saved):
+    """A checkpoint's run configuration, each option checked as the command
+    line checks it (a hand-edited or foreign file is refused here, not half
+    way into training)."""
+    probe = argparse.ArgumentParser()
+    _add_train_options(probe)
+    actions = {action.dest: action for action in probe._actions}
+    for key in CONFIGURATION + ("corpus",):
+        if key not in saved:
+            raise CLIError(f"{path}: its run's configuration has no {key}")
+    for key in CONFIGURATION:
+        action, value = actions[key], saved[key]
+        try:
+            ok = (type(value) in (int, float, str) and not isinstance(value, bool)
+                  and (action.type is None or action.type(str(value)) == value)
+                  and (action.choices is None or value in action.choices))
+        except argparse.ArgumentTypeError:
+            ok = False
+        if not ok:
+            raise CLIError(f"{path}: its run's configuration has {key} {value!r}, which "
+                           f"--{key.replace('_', '-')} does not take")
+    corpus = saved["corpus"]
+    if not (isinstance(corpus, list) and len(corpus) == 3 and isinstance(corpus[0], str)
+            and all(type(n) is int for n in corpus[1:])):
+        raise CLIError(f"{path}: its run's configuration has no readable corpus record")
+    if "iterations" in saved and (type(saved["iterations"]) is not int or saved["iterations"] < 1):
+        raise CLIError(f"{path}: its run's configuration has iterations "
+                       f"{saved['iterations']!r}")
+    return saved
+
+
 def _new_model(args, vocabulary):
     if args.cell != "rnn" and "nonlinearity" in args.given:
         article = "an" if args.cell == "lstm" else "a"
         raise CLIError(f"--nonlinearity is the Elman RNN's; {article} {args.cell.upper()} has "
                        "its own gates")
     options = {"nonlinearity": args.nonlinearity} if args.cell == "rnn" else {}
-    return CELLS[args.cell](len(vocabulary), len(vocabulary), args.hidden,
-                            num_layers=args.layers, dropout=args.dropout, dtype=args.dtype,
-                            seed=args.seed, init="pytorch", **options)
+    try:
+        return CELLS[args.cell](len(vocabulary), len(vocabulary), args.hidden,
+                                num_layers=args.layers, dropout=args.dropout, dtype=args.dtype,
+                                seed=args.seed, init="pytorch", **options)
+    except ValueError as error:  # sizes beyond the limits or the machine's memory
+        raise CLIError(f"--hidden {args.hidden} --layers {args.layers}: {error}") from None
 
 
 def train(args):
@@ -210,8 +246,17 @@ def train(args):
     run = chartrain.RunState()
     if resumed is not None:
         if resumed.optimizer_state is not None:
-            optimizer.load_state_dict(resumed.optimizer_state)
+            try:
+                optimizer.load_state_dict(resumed.optimizer_state)
+            except (TypeError, ValueError) as error:
+                raise CLIError(f"{args.checkpoint}: {error}") from None
         run = chartrain.RunState.from_arrays(resumed.run, model)
+        batch = None if run.state is None else (run.state[0] if isinstance(run.state, tuple)
+                                                else run.state).shape[-2]
+        if run.position >= streams.windows or batch not in (None, args.batch_size):
+            raise CLIError(f"{args.checkpoint}: its run is at window {run.position} of "
+                           f"{streams.windows}, with states of {batch} streams for "
+                           f"--batch-size {args.batch_size}: it is not a run of this text")
     config = _configuration(args, vocabulary, train_ids)
     shape = (f"{type(model).__name__}, " + (f"{model.num_layers} layers of {model.hidden_size}"
                                             if model.num_layers > 1 else f"hidden {model.hidden_size}")
@@ -347,41 +392,21 @@ def sample(args):
         saved.rnn._param_flat[...] = best
     vocabulary = Vocabulary(saved.vocabulary)
     prime = args.prime if args.prime is not None else saved.vocabulary[0]
+    unknown = sorted(set(prime) - set(saved.vocabulary))
+    if not prime or unknown:
+        raise CLIError(f"--prime {prime!r}: " + (
+            f"characters not in the vocabulary: {''.join(unknown)!r} ({args.checkpoint} "
+            f"has {saved.vocabulary!r})" if unknown else "give at least one character"))
     try:
         print(sample_text(saved.rnn, vocabulary, prime, args.length, args.temperature,
                           args.top_k, args.seed))
-    except ValueError as error:
-        raise CLIError(f"the prime cannot be read by this model: {error}") from None
+    except ValueError as error:  # a model sampling cannot run (sizes, no output layer)
+        raise CLIError(f"{args.checkpoint}: {error}") from None
     return 0
 
 
-def positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def positive_float(text):
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
-    return value
-
-
-def probability(text):
-    value = float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return value
-
-
-def parser():
-    top = argparse.ArgumentParser(prog="crnn", description="Fast compiled recurrent networks: "
-                                  "Elman RNN, LSTM and GRU.")
-    commands = top.add_subparsers(dest="command")
-    t = commands.add_parser("train", help="train a character-level RNN, LSTM or GRU on a "
-                            "text", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _add_train_options(t):
+    """The options of ``crnn train``, on parser ``t``."""
     t.add_argument("file", nargs="?", default=argparse.SUPPRESS,
                    help="a UTF-8 text file (default: the docstrings of Python's standard "
                         "library, gathered at run time; see --corpus)")
@@ -411,30 +436,48 @@ def parser():
                    help="iterations in all (a resumed run counts those done)")
     t.add_argument("--minutes", type=positive_float, default=DEFAULTS["minutes"],
                    help="a time budget for this session's training, beside --iterations")
-    t.add_argument("--eval-every", type=int, default=500,
+    t.add_argument("--eval-every", type=non_negative_int, default=500,
                    help="iterations between held-out evaluations (0: at the end only)")
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="the parameters' and computation's floating type")
-    t.add_argument("--seed", type=int, default=0, help="the initial weights' and dropout's seed")
-    t.add_argument("--checkpoint", default="crnn-checkpoint.npz",
-                   help="where the run is saved, atomically")
-    t.add_argument("--checkpoint-every", type=int, default=2000,
+    t.add_argument("--seed", type=seed, default=0,
+                   help="the initial weights' and dropout's seed, an integer 0 or more")
+    t.add_argument("--checkpoint", type=output_file, default="crnn-checkpoint.npz",
+                   help="where the run is saved, atomically (its folder must exist)")
+    t.add_argument("--checkpoint-every", type=non_negative_int, default=2000,
                    help="iterations between checkpoints (0: at the end only)")
-    t.add_argument("--sample-every", type=int, default=0,
+    t.add_argument("--sample-every", type=non_negative_int, default=0,
                    help="iterations between samples (0: after training only)")
     t.add_argument("--sample-length", type=positive_int, default=200,
                    help="characters per sample")
     t.add_argument("--resume", action="store_true",
                    help="continue the run saved in --checkpoint, exactly")
-    t.add_argument("--plot", metavar="FILE.png",
-                   help="draw the training and held-out curves (needs matplotlib)")
-    s = commands.add_parser("sample", help="sample text from a checkpoint")
-    s.add_argument("checkpoint")
-    s.add_argument("--length", type=positive_int, default=300)
-    s.add_argument("--temperature", type=positive_float, default=0.8)
-    s.add_argument("--top-k", type=positive_int, default=None)
-    s.add_argument("--prime", default=None, help="text to start from (default: its first character)")
-    s.add_argument("--seed", type=int, default=None)
+    t.add_argument("--plot", metavar="FILE.png", type=output_file,
+                   help="draw the training and held-out curves into this PNG (needs "
+                        "matplotlib; default: none drawn)")
+
+
+def parser():
+    top = argparse.ArgumentParser(prog="crnn", description="Fast compiled recurrent networks: "
+                                  "Elman RNN, LSTM and GRU.")
+    commands = top.add_subparsers(dest="command")
+    t = commands.add_parser("train", help="train a character-level RNN, LSTM or GRU on a "
+                            "text", formatter_class=HelpFormatter)
+    _add_train_options(t)
+    s = commands.add_parser("sample", help="sample text from a checkpoint",
+                            formatter_class=HelpFormatter)
+    s.add_argument("checkpoint", help="a checkpoint of a text model, as crnn train saves it")
+    s.add_argument("--length", type=positive_int, default=300,
+                   help="characters to draw after the prime")
+    s.add_argument("--temperature", type=positive_float, default=0.8,
+                   help="divides the scores before the softmax: below 1 likelier text, above "
+                        "1 more varied")
+    s.add_argument("--top-k", type=positive_int, default=None,
+                   help="draw from the k likeliest characters only (default: from all)")
+    s.add_argument("--prime", default=None,
+                   help="text to start from (default: the vocabulary's first character)")
+    s.add_argument("--seed", type=seed, default=None,
+                   help="the draw's seed, an integer 0 or more (default: a fresh draw each run)")
     s.add_argument("--last", action="store_true",
                    help="the model as training left it, not the best held-out one")
     commands.add_parser("bench", help="the benchmark (python -m crnn.bench --help)",

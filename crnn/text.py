@@ -9,6 +9,8 @@ import builtins
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["Vocabulary", "sample_text", "sample_ids", "default_corpus", "builtins_documents"]
 
 
@@ -69,20 +71,42 @@ def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h
     Returns the ids drawn (not the prime) and the final state (as train_step
     returns it).
     """
-    prime_ids = np.asarray(prime_ids, dtype=np.int64).reshape(-1)
+    _check_sampler(rnn)
+    prime_ids = _checks.as_numeric_array("prime_ids", prime_ids).reshape(-1)
+    if not _checks.is_token_ids(prime_ids):
+        raise TypeError(f"prime_ids must be integer token ids, got dtype {prime_ids.dtype}")
     if prime_ids.size == 0:
         raise ValueError("sampling needs a prime of at least one id")
+    _checks.check_token_range(prime_ids, rnn.input_size)
+    length = _checks.check_count("length", length)
+    _checks.check_memory(length * 8, f"length={length} ids")
+    temperature = _checks.check_real("temperature", temperature)
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    if top_k is not None and not 1 <= top_k:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
-    rng = np.random.default_rng(seed)
+    if top_k is not None:
+        _checks.check_size("top_k", top_k)
+    try:
+        rng = np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"seed must be None or an integer 0 or more, got {seed!r}") from None
+    prime_ids = prime_ids.astype(np.int64)
     training = rnn.training
     rnn.eval()  # no dropout while sampling
     try:
         return _draw(rnn, prime_ids, length, temperature, top_k, rng, h0)
     finally:
         rnn.train(training)
+
+
+def _check_sampler(rnn):
+    """A model that can sample: each drawn output id is its next input."""
+    from .rnn import Recurrent
+    if not isinstance(rnn, Recurrent):
+        raise TypeError(f"sampling takes a crnn.RNN, LSTM or GRU, got {type(rnn).__name__}")
+    if rnn.output_size != rnn.input_size:
+        raise ValueError(f"sampling feeds each id drawn from the outputs back as the next "
+                         f"input: it needs output_size == input_size, got output_size="
+                         f"{rnn.output_size} and input_size={rnn.input_size}")
 
 
 def _draw(rnn, prime_ids, length, temperature, top_k, rng, h0):
@@ -105,7 +129,16 @@ def _draw(rnn, prime_ids, length, temperature, top_k, rng, h0):
 
 def sample_text(rnn, vocabulary, prime, length, temperature=1.0, top_k=None, seed=None):
     """``prime`` followed by ``length`` characters sampled from ``rnn``."""
+    if not isinstance(vocabulary, Vocabulary):
+        raise TypeError(f"vocabulary must be a crnn.text.Vocabulary, got "
+                        f"{type(vocabulary).__name__}")
+    if not isinstance(prime, str):
+        raise TypeError(f"the prime must be a string, got {type(prime).__name__}")
     if not prime:
         raise ValueError("the prime must hold at least one character")
+    _check_sampler(rnn)
+    if len(vocabulary) != rnn.input_size:
+        raise ValueError(f"a vocabulary of {len(vocabulary)} characters for a model of "
+                         f"input_size {rnn.input_size}: one character per input")
     ids, _ = sample_ids(rnn, vocabulary.encode(prime), length, temperature, top_k, seed)
     return prime + vocabulary.decode(ids)

@@ -1,6 +1,7 @@
 """The command line: training, resuming, sampling, and its errors."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -255,11 +256,86 @@ def test_train_and_sample_a_gated_cell(cell, corpus, tmp_path, capsys):
     assert status == 2 and "--nonlinearity is the Elman RNN's; a" in capsys.readouterr().err
 
 
-def test_every_train_option_says_what_it_does_and_its_default():
-    train_parser = next(a for a in cli.parser()._subparsers._group_actions[0].choices.items()
-                        if a[0] == "train")[1]
-    for action in train_parser._actions:
-        if action.option_strings and action.dest not in ("help", "resume"):
-            assert action.help, action.dest
-            assert "(default: %(default)s)" in train_parser.formatter_class(
-                "crnn")._get_help_string(action), action.dest
+def test_every_option_says_what_it_does_and_its_default():
+    commands = cli.parser()._subparsers._group_actions[0].choices
+    for command in ("train", "sample"):
+        parser = commands[command]
+        for action in parser._actions:
+            if action.option_strings and action.dest not in ("help", "resume", "last"):
+                assert action.help, (command, action.dest)
+                shown = parser.formatter_class("crnn")._get_help_string(action)
+                if action.default is None:  # its help says what its absence means
+                    assert "default: " in shown, (command, action.dest)
+                else:
+                    assert "(default: %(default)s)" in shown, (command, action.dest)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--checkpoint", "{tmp}/no/such/folder/x.npz"], r"argument --checkpoint: cannot "
+     r"write .*/no/such/folder/x.npz: the folder .*/no/such/folder does not exist"),
+    (["train", "--checkpoint", "{tmp}"], r"argument --checkpoint: .* is a folder, not a file"),
+    (["train", "--plot", "{tmp}/missing/curves.png"], r"argument --plot: cannot write"),
+    (["train", "--seed", "-1"], r"argument --seed: a seed must be an integer 0 or more, got -1"),
+    (["train", "--lr", "inf"], r"argument --lr: must be a positive finite number, got inf"),
+    (["train", "--lr", "nan"], r"argument --lr: must be a positive finite number, got nan"),
+    (["train", "--clip-norm", "inf"], r"argument --clip-norm: must be a positive finite number"),
+    (["train", "--eval-every", "-5"], r"argument --eval-every: must be 0 or more, got -5"),
+    (["train", "--hidden", "ten"], r"argument --hidden: must be an integer, got 'ten'"),
+    (["sample", "x.npz", "--seed", "-1"], r"argument --seed: a seed must be an integer 0 or more"),
+    (["sample", "x.npz", "--temperature", "inf"], r"argument --temperature: must be a positive "
+                                                  r"finite number"),
+    (["bench", "--systems", "bogus"], r"argument --systems: systems are a comma-separated "
+                                      r"subset of crnn,numpy,torch,onnxruntime, got 'bogus'"),
+    (["bench", "--json", "{tmp}/no/such/folder/bench.json"], r"argument --json: cannot write"),
+])
+def test_user_errors_are_refused_before_any_work(argv, message, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    with pytest.raises(SystemExit) as exit:
+        cli.main(argv)
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err and os.listdir(tmp_path) == []
+
+
+def test_errors_found_after_parsing_are_one_line_and_a_status(corpus, tmp_path, capsys):
+    status = cli.main(["train", str(corpus), "--hidden", str(2**31 - 1), "--checkpoint",
+                       str(tmp_path / "x.npz")])
+    err = capsys.readouterr().err
+    assert status == 2 and re.match(r"crnn: error: --hidden 2147483647 --layers 1: GRU\(.*\)'s "
+                                    r"parameters and their gradients would take", err), err
+    # a model without an output layer, saved with a vocabulary: no sampling
+    import crnn
+    headless = tmp_path / "headless.npz"
+    checkpoint.save(headless, crnn.RNN(3, None, 4), vocabulary="abc")
+    assert cli.main(["sample", str(headless)]) == 2
+    assert re.match(r"crnn: error: .*headless.npz: sampling feeds each id drawn from the "
+                    r"outputs back as the next input: it needs output_size == input_size",
+                    capsys.readouterr().err)
+
+
+def test_a_resume_of_a_tampered_run_is_refused_in_one_line(corpus, tmp_path, capsys):
+    status, ck = train(corpus, tmp_path, "--iterations", "20", "--lr-schedule", "constant")
+    assert status == 0
+    capsys.readouterr()
+    with np.load(ck) as data:
+        arrays = {k: data[k] for k in data.files}
+    for change, message in [
+        ({"run/config": json.dumps({"cell": "gru"})}, "its run's configuration has no hidden"),
+        ({"run/config": None}, r"its run's configuration has hidden 'a lot', which --hidden "
+                               r"does not take"),
+        ({"run/run": None}, r"its run is at window 10000 of \d+"),
+    ]:
+        tampered = dict(arrays)
+        if change.get("run/config", 0) is None:
+            config = json.loads(str(arrays["run/config"]))
+            tampered["run/config"] = np.array(json.dumps({**config, "hidden": "a lot"}))
+        elif change.get("run/run", 0) is None:
+            record = json.loads(str(arrays["run/run"]))
+            tampered["run/run"] = np.array(json.dumps({**record, "position": 10000}))
+        else:
+            tampered.update({k: np.array(v) for k, v in change.items()})
+        np.savez(ck, **tampered)
+        status, _ = train(corpus, tmp_path, "--iterations", "40", "--resume")
+        err = capsys.readouterr().err
+        assert status == 2 and re.search(message, err) and "Traceback" not in err, err

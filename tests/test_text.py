@@ -46,3 +46,33 @@ def test_sample_text_and_bad_arguments():
         sample_ids(rnn, [0], 5, temperature=0)
     with pytest.raises(ValueError, match="at least one"):
         sample_text(rnn, vocabulary, "", 5)
+
+
+@pytest.mark.parametrize("call,error,message", [
+    (lambda m, v: sample_text(m, v, "ab", -1), ValueError, r"length must be an integer in \[0, "),
+    (lambda m, v: sample_text(m, v, "ab", 2.5), TypeError, "length must be a non-negative integer"),
+    (lambda m, v: sample_text(m, v, "ab", 5, top_k=2.5), TypeError,
+     "top_k must be a positive integer, got float 2.5"),
+    (lambda m, v: sample_text(m, v, "ab", 5, top_k=0), ValueError, "top_k must be a positive"),
+    (lambda m, v: sample_text(m, v, "ab", 5, temperature=float("nan")), ValueError,
+     "temperature must be finite"),
+    (lambda m, v: sample_text(m, v, "ab", 5, temperature="hot"), TypeError,
+     "temperature must be a real number"),
+    (lambda m, v: sample_text(m, v, "ab", 5, seed=-1), ValueError,
+     "seed must be None or an integer 0 or more, got -1"),
+    (lambda m, v: sample_text(m, "abc", "ab", 5), TypeError,
+     "vocabulary must be a crnn.text.Vocabulary, got str"),
+    (lambda m, v: sample_text(m, v, ["a"], 5), TypeError, "the prime must be a string"),
+    (lambda m, v: sample_text(crnn.RNN(3, None, 4), v, "ab", 5), ValueError,
+     "it needs output_size == input_size, got output_size=None and input_size=3"),
+    (lambda m, v: sample_text(crnn.RNN(4, 4, 4), v, "ab", 5), ValueError,
+     "a vocabulary of 3 characters for a model of input_size 4"),
+    (lambda m, v: sample_ids(m, [0, 3], 5), ValueError, r"token ids must be in \[0, input_size=3\)"),
+    (lambda m, v: sample_ids(m, [0.5], 5), TypeError, "prime_ids must be integer token ids"),
+    (lambda m, v: sample_ids("model", [0], 5), TypeError, "sampling takes a crnn.RNN, LSTM or GRU"),
+])
+def test_sampling_refuses_what_it_cannot_draw(call, error, message):
+    model, vocabulary = crnn.RNN(3, 3, 4, seed=0), Vocabulary("abc")
+    with pytest.raises(error, match=message):
+        call(model, vocabulary)
+    assert sample_text(model, vocabulary, "ab", 0) == "ab"  # a length of 0 is no draw
