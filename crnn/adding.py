@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from . import optim
+from ._arguments import positive_int, seed
 from .rnn import RNN
 
 __all__ = ["adding_batch", "train", "held_out_mse", "main"]
@@ -76,14 +77,23 @@ MODELS = {  # name: nonlinearity, init, Adam's learning rate
 }
 
 
+def sequence_length(text):
+    value = positive_int(text)
+    if value < 2 or value > 1 << 20:
+        raise argparse.ArgumentTypeError(f"must be in [2, {1 << 20}], got {value}")
+    return value
+
+
 def main(argv=None):
     """Run ``python -m crnn.adding`` with the arguments ``argv`` (default: the
     command line's)."""
     parser = argparse.ArgumentParser(prog="python -m crnn.adding",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=8000, help="training steps per model")
-    parser.add_argument("--length", type=int, default=100, help="sequence length T")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=positive_int, default=8000,
+                        help="training steps per model")
+    parser.add_argument("--length", type=sequence_length, default=100,
+                        help="sequence length T, at least 2 (two numbers are marked)")
+    parser.add_argument("--seed", type=seed, default=0)
     args = parser.parse_args(argv)
     print(f"the adding problem, T = {args.length}: predicting 1 always gives MSE 0.167")
     results = {}

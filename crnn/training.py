@@ -70,9 +70,8 @@ def windows(ids, seq_length):
     inputs ids[p : p+T] and targets ids[p+1 : p+T+1] as (T, 1) arrays, p
     advancing by T; back to p = 0 when the next window would reach the end,
     and ``fresh`` True there (and at the start): the hidden state resets."""
+    seq_length = _checks.check_size("seq_length", seq_length)
     ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1, 1)
-    if seq_length < 1:
-        raise ValueError(f"seq_length must be at least 1, got {seq_length}")
     if len(ids) < seq_length + 2:
         raise ValueError(f"the sequence has {len(ids)} ids; windows of {seq_length} need "
                          f"at least {seq_length + 2}")
