@@ -17,48 +17,36 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _number(text, kind):
+def _checked(text, kind, fits, wanted):
+    """``text`` read as ``kind``, refused unless ``fits(value)``: it must be ``wanted``."""
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'}"
-                                         f", got {text!r}") from None
+        value = None
+    if value is None or not fits(value):
+        raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+    return value
 
 
 def positive_int(text):
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return _checked(text, int, lambda n: n >= 1, "an integer, at least 1")
 
 
 def non_negative_int(text):
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return _checked(text, int, lambda n: n >= 0, "an integer, 0 or more")
 
 
 def seed(text):
     """A generator's seed: NumPy takes integers 0 and up."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a seed must be an integer 0 or more, got {value}")
-    return value
+    return _checked(text, int, lambda n: n >= 0, "a seed, an integer 0 or more")
 
 
 def positive_float(text):
-    value = _number(text, float)
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
-    return value
+    return _checked(text, float, lambda x: 0 < x < math.inf, "a positive finite number")
 
 
 def probability(text):
-    value = _number(text, float)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    return _checked(text, float, lambda x: 0 <= x < 1, "a number in [0, 1)")
 
 
 def output_file(text):

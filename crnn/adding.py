@@ -78,9 +78,10 @@ MODELS = {  # name: nonlinearity, init, Adam's learning rate
 
 
 def sequence_length(text):
+    """T for the command line: two numbers are marked among them."""
     value = positive_int(text)
-    if value < 2 or value > 1 << 20:
-        raise argparse.ArgumentTypeError(f"must be in [2, {1 << 20}], got {value}")
+    if not 2 <= value <= 1 << 20:
+        raise argparse.ArgumentTypeError(f"must be an integer in [2, {1 << 20}], got {text!r}")
     return value
 
 
