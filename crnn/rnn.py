@@ -109,6 +109,7 @@ class Recurrent:
         self._grad_flat = np.zeros(self.layout.size, dtype=self.dtype)
         self._params = self.layout.split(self._param_flat)
         self._grads = self.layout.split(self._grad_flat)
+        self.__dict__.update(self._params)  # model.Wxh, model.Whh_l1_reverse, ...
         # one generator: the initial weights, then the dropout masks
         self._rng = rng
         self.layout.initialise(self._params, self.init, self._rng)
@@ -120,38 +121,26 @@ class Recurrent:
                                     self.nonlinearity)
         # a (B, H) state stands for the (1, B, H) of one layer and direction
         self._one_state = self.num_layers * self.directions == 1
-        self._h0_was_2d = True  # how the last forward_batch's h0 came, for its gradient
+        # what the last forward_batch was given, for its backward: whether h0
+        # came as (B, H) (its gradient goes back so); a dict, changed in place
+        # on every call without a trip through __setattr__
+        self._last_forward = {"h0_was_2d": True}
 
     # Parameters are attributes of each model, not of the class: model.Wxh,
-    # model.Whh_l1_reverse read the live arrays and assigning copies into them;
-    # a parameter's name this model does not have is refused the same way
-    # whatever other models exist.
-    def __getattr__(self, name):
-        params = self.__dict__.get("_params")
-        if params is not None and name in params:
-            return params[name]
-        if _PARAMETER_NAME.fullmatch(name):
-            raise AttributeError(self._no_parameter(name))
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
+    # model.Whh_l1_reverse are the live arrays, in the model's own __dict__
+    # (so reading them, and every other attribute, stays Python's fast path:
+    # a __getattr__ would slow every attribute read of every call), and
+    # assigning copies into them. A parameter's name this model does not have
+    # is refused the same way whatever other models exist.
     def __setattr__(self, name, value):
-        if name[:1] == "_":  # the model's own state, set on every call: no parameter's
-            object.__setattr__(self, name, value)
-            return
         params = self.__dict__.get("_params")
         if params is not None and name in params:
             self._assign(name, value)
-        elif _PARAMETER_NAME.fullmatch(name):
-            raise AttributeError(self._no_parameter(name))
+        elif name[:1] != "_" and _PARAMETER_NAME.fullmatch(name):
+            raise AttributeError(f"this {type(self).__name__} has no parameter {name}; its "
+                                 f"parameters are {', '.join(params or ())}")
         else:
             object.__setattr__(self, name, value)
-
-    def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self.__dict__.get("_params", ())))
-
-    def _no_parameter(self, name):
-        return (f"this {type(self).__name__} has no parameter {name}; its parameters are "
-                f"{', '.join(self.__dict__.get('_params', ()))}")
 
     @property
     def directions(self):
@@ -322,13 +311,14 @@ class Recurrent:
             h0, c0, h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
-        self._check_memory(T, B)
+        if T * B > self._engine.rows or B > self._engine.batch:  # more scratch than it has
+            self._check_memory(T, B)
         # everything checked: from here on the model changes (its generator
         # draws the masks, the engine keeps this forward for its backward)
         masks = self._dropout_masks(T, B) if self.dropout else None
         Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False,
                                            return_state, c0)
-        self._h0_was_2d = h0_was_2d
+        self._last_forward["h0_was_2d"] = h0_was_2d
         if Y is None:
             Y = top
         if self.batch_first:
@@ -366,9 +356,10 @@ class Recurrent:
         dc0 = None
         if self.cell == "lstm":
             dh0, dc0 = dh0
-        grads["h0"] = dh0[0] if self._h0_was_2d else dh0
+        h0_was_2d = self._last_forward["h0_was_2d"]
+        grads["h0"] = dh0[0] if h0_was_2d else dh0
         if dc0 is not None:
-            grads["c0"] = dc0[0] if self._h0_was_2d else dc0
+            grads["c0"] = dc0[0] if h0_was_2d else dc0
         if input_grad:
             grads["X"] = dX.swapaxes(0, 1) if self.batch_first else dX
         return grads

@@ -174,7 +174,7 @@ def test_without_an_output_layer_Y_is_the_top_output():
     assert Y.shape == (5, 2, 8) and Y is Hs
     with pytest.raises(ValueError, match="has none"):
         rnn.forward([np.ones(3)])
-    with pytest.raises(AttributeError, match="this RNN has no parameter Why; its parameters are Wxh, "):
+    with pytest.raises(AttributeError, match="'RNN' object has no attribute 'Why'"):
         rnn.Why
 
 
@@ -271,8 +271,7 @@ def test_parameters_of_every_layer_are_attributes():
     with pytest.raises(ValueError, match=r"Wxh_l1 must have shape \(4, 8\), got \(4, 4\)"):
         rnn.Wxh_l1 = np.zeros((4, 4))
     one_layer = crnn.RNN(3, 2, 4, seed=0)
-    with pytest.raises(AttributeError, match="this RNN has no parameter Wxh_l1; its parameters "
-                                             "are Wxh, Whh, bh, Why, by"):
+    with pytest.raises(AttributeError, match="'RNN' object has no attribute 'Wxh_l1'"):
         one_layer.Wxh_l1
 
 
