@@ -6,7 +6,9 @@ import tempfile
 def atomic_write(path, write):
     """Call ``write(f)`` on a new binary file in the folder of ``path``, then
     rename it over ``path``: a crash or an error on the way leaves whatever
-    was at ``path`` intact, and no temporary file behind."""
+    was at ``path`` intact, and no temporary file behind. A path that cannot
+    be written (a folder, or in a missing folder) is a ValueError first."""
+    check_writable(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".crnn-", suffix=".tmp")
     try:

@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from . import _checks
 from .losses import softmax_cross_entropy
 
 __all__ = ["Streams", "RunState", "bits_per_character", "learning_rate",
@@ -31,6 +32,8 @@ class Streams:
     """B streams through ``ids`` (any integer dtype), windows of T."""
 
     def __init__(self, ids, batch_size, seq_length):
+        batch_size = _checks.check_size("batch_size", batch_size)
+        seq_length = _checks.check_size("seq_length", seq_length)
         row = (len(ids) - 1) // batch_size
         if row < seq_length:
             raise ValueError(f"{len(ids)} characters make rows of {row} for {batch_size} "
@@ -52,6 +55,8 @@ def bits_per_character(model, ids, streams=16, window=200):
     """The model's mean loss on ``ids`` in bits per character: each character
     predicted from all before it in its stream (``streams`` equal parts of the
     text, read in windows with the state carried), in evaluation mode."""
+    streams = _checks.check_size("streams", streams)
+    window = _checks.check_size("window", window)
     row = (len(ids) - 1) // streams
     if row < 1:
         raise ValueError(f"{len(ids)} characters are too few to evaluate on {streams} streams")

@@ -6,6 +6,7 @@ Data flows one way: this module validates and converts user input (every
 check is here, with messages in the user's terms), then calls the compiled
 Engine in crnn._core, which runs the layers in the C core of src_c/.
 """
+import math
 import re
 import threading
 
@@ -246,9 +247,8 @@ class Recurrent:
         overwrites (see ``gradients``). The forward's states are used up:
         call ``forward`` again before the next ``backward``.
         """
-        if not isinstance(learning_rate, (int, float, np.integer, np.floating)) or \
-                isinstance(learning_rate, bool):
-            raise TypeError(f"learning_rate must be a real number, got {learning_rate!r}")
+        if type(learning_rate) is not float or not -math.inf < learning_rate < math.inf:
+            learning_rate = _checks.check_real("learning_rate", learning_rate)  # finite
         if self._engine.backward_steps(d_y, learning_rate):  # d_y read as it is
             return dict(self._grads)
         self._require_forward("forward", "backward")
@@ -311,6 +311,8 @@ class Recurrent:
             h0, c0, h0_was_2d = self._state_arrays(("h0", "c0"), h0, B)
         if lengths is not None:
             lengths = _checks.check_lengths(lengths, T, B)
+        if return_state is not False and return_state is not True:
+            _checks.check_flag("return_state", return_state)
         if T * B > self._engine.rows or B > self._engine.batch:  # more scratch than it has
             self._check_memory(T, B)
         # everything checked: from here on the model changes (its generator
@@ -338,6 +340,8 @@ class Recurrent:
         ``input_grad=True``, "X" shaped as X, which float inputs only have.
         """
         engine = self._engine
+        if input_grad is not False and input_grad is not True:
+            _checks.check_flag("input_grad", input_grad)
         if engine.last != "forward_batch" or engine.forward_thread != threading.get_ident():
             self._require_forward("forward_batch", "backward_batch")  # says which is wrong
         T, B = engine.T, engine.B

@@ -33,7 +33,13 @@ class Vocabulary:
     """The characters of a text, in sorted order, and their ids."""
 
     def __init__(self, characters):
-        self.characters = "".join(sorted(set(characters)))
+        if isinstance(characters, bytes) or not hasattr(characters, "__iter__"):
+            raise TypeError(f"a vocabulary is made from a text's characters: a string or an "
+                            f"iterable of them, got {type(characters).__name__}")
+        distinct = set(characters)
+        if not all(isinstance(c, str) and len(c) == 1 for c in distinct):
+            raise TypeError("a vocabulary is made of single characters")
+        self.characters = "".join(sorted(distinct))
         if not self.characters:
             raise ValueError("a vocabulary needs at least one character")
         self._ids = {c: i for i, c in enumerate(self.characters)}

@@ -358,3 +358,26 @@ def test_a_refused_forward_batch_leaves_the_last_forward_for_its_backward(rnn):
     with pytest.raises(ValueError, match=r"inputs\[1\] must hold input_size=3 numbers"):
         rnn.forward([np.ones(I), np.ones(I + 1)])
     rnn.backward(np.ones((O, 1)))            # the good forward's backward still runs
+
+
+def test_flags_and_rates_that_are_not_what_they_say_are_refused(rnn):
+    X = np.zeros((3, 2, I))
+    with pytest.raises(TypeError, match="return_state must be True or False, got 'yes'"):
+        rnn.forward_batch(X, return_state="yes")
+    Y, _ = rnn.forward_batch(X)
+    with pytest.raises(TypeError, match="input_grad must be True or False, got 'no'"):
+        rnn.backward_batch(np.ones_like(Y), input_grad="no")  # "no" is truthy: refused
+    assert "X" not in rnn.backward_batch(np.ones_like(Y))  # the forward is still there
+    before = rnn._param_flat.copy()
+    rnn.forward([np.ones(I)])
+    with pytest.raises(ValueError, match="learning_rate must be finite, got nan"):
+        rnn.backward(np.ones((O, 1)), float("nan"))
+    np.testing.assert_array_equal(rnn._param_flat, before)
+
+
+def test_files_cannot_be_written_over_a_folder(tmp_path, rnn):
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        crnn.save_checkpoint(tmp_path, rnn)
+    with pytest.raises(ValueError, match="the folder .*missing does not exist"):
+        crnn.save_checkpoint(tmp_path / "missing" / "model.npz", rnn)
+    assert list(tmp_path.iterdir()) == []
