@@ -21,7 +21,7 @@ import numpy as np
 from . import _checks
 from .losses import softmax_cross_entropy
 
-__all__ = ["Streams", "RunState", "bits_per_character", "learning_rate",
+__all__ = ["Streams", "RunState", "check_run_arrays", "bits_per_character", "learning_rate",
            "step", "evaluate", "train"]
 
 LN2 = math.log(2)

@@ -23,7 +23,7 @@ from .layers import Layout
 from .optim import OPTIMIZERS, Optimizer
 from .rnn import CELLS, Recurrent
 
-__all__ = ["Checkpoint", "save", "load"]
+__all__ = ["Checkpoint", "save", "load", "check_vocabulary"]
 
 FORMAT = "crnn-checkpoint-3"
 FORMATS = ("crnn-checkpoint-1", "crnn-checkpoint-2", FORMAT)  # what load reads

@@ -129,7 +129,7 @@ class Optimizer:
 
     #: names of the per-parameter state arrays, each shaped like the parameters
     state_names = ()
-    #: the numeric settings saved with the state, and the check of each
+    # the numeric settings saved with the state, and the check of each
     settings = {"lr": _positive}
 
     def __init__(self, params, lr):
