@@ -151,6 +151,9 @@ def _read(path, archive):
                      if k not in KNOWN and not k.startswith(KNOWN_PREFIXES))
     if unknown:
         raise ValueError(f"{path} holds entries a crnn checkpoint does not: {unknown}")
+    # what its entries claim in all, read or not, against the machine's memory
+    _checks.check_memory(sum(info.file_size for info in archive.entries.values()),
+                         f"{path}: its entries, as their sizes claim,")
     version = _text(path, archive, _require(path, archive, "format"))
     if version not in FORMATS:
         raise ValueError(f"{path} is not a {FORMAT} file (format {version!r})")
