@@ -3,8 +3,19 @@ each refuses what it cannot take with a message argparse prints as
 ``error: argument --x: ...`` and exit status 2, never a traceback."""
 import argparse
 import math
+import sys
 
 from ._files import check_writable
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, its errors one ``crnn: error: ...`` line after the
+    usage, as every other user error of the command line (a subcommand's
+    parser would say ``crnn train: error:``)."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"crnn: error: {message}\n")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -58,5 +69,5 @@ def output_file(text):
     return text
 
 
-__all__ = ["HelpFormatter", "positive_int", "non_negative_int", "seed", "positive_float", "probability",
+__all__ = ["Parser", "HelpFormatter", "positive_int", "non_negative_int", "seed", "positive_float", "probability",
            "output_file"]

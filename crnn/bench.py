@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from . import RNN, _core, reference
-from ._arguments import output_file, positive_int
+from ._arguments import Parser, output_file, positive_int
 from ._checks import MAX_LAYERS, MAX_SIZE, check_memory
 from ._files import atomic_write
 from .rnn import CELLS
@@ -642,7 +642,7 @@ def training_rates(dtype, repeat=3, iterations=2000, numpy_iterations=300):
 def main(argv=None):
     """Run ``python -m crnn.bench`` with the arguments ``argv`` (default: the
     command line's) and print its tables."""
-    parser = argparse.ArgumentParser(prog="python -m crnn.bench", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m crnn.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--config", action="append", type=parse_config,
                         help="a configuration name or T,B,I,H,O; repeatable (default: all)")
     parser.add_argument("--threads", type=positive_int, default=1,

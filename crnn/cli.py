@@ -20,7 +20,7 @@ import zlib
 import numpy as np
 
 from . import chartrain, checkpoint, corpus
-from ._arguments import (HelpFormatter, non_negative_int, output_file, positive_float, positive_int,
+from ._arguments import (HelpFormatter, Parser, non_negative_int, output_file, positive_float, positive_int,
                          probability, seed)
 from .fit import OPTIMIZERS
 from .rnn import CELLS
@@ -458,9 +458,9 @@ def _add_train_options(t):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="crnn", description="Fast compiled recurrent networks: "
-                                  "Elman RNN, LSTM and GRU.")
-    commands = top.add_subparsers(dest="command")
+    top = Parser(prog="crnn", description="Fast compiled recurrent networks: "
+                 "Elman RNN, LSTM and GRU.")
+    commands = top.add_subparsers(dest="command", parser_class=Parser)
     t = commands.add_parser("train", help="train a character-level RNN, LSTM or GRU on a "
                             "text", formatter_class=HelpFormatter)
     _add_train_options(t)

@@ -295,6 +295,7 @@ def test_user_errors_are_refused_before_any_work(argv, message, tmp_path, capsys
     assert exit.value.code == 2
     err = capsys.readouterr().err
     assert re.search(message, err), err
+    assert re.search(r"^crnn: error: argument ", err, re.M), err  # one line, after the usage
     assert "Traceback" not in err and os.listdir(tmp_path) == []
 
 
