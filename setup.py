@@ -64,7 +64,8 @@ class BuildExt(build_ext):
 
 core = Extension(
     "crnn._core",
-    sources=["crnn/_core.pyx", "src_c/crnn.c", "src_c/dispatch.c", "src_c/kernels_x86.c"],
+    sources=["crnn/_core.pyx", "src_c/crnn.c", "src_c/dispatch.c", "src_c/kernels_x86.c",
+             "src_c/kernels_neon.c"],
     include_dirs=["src_c"],
     # every header and template the sources include: a change to any rebuilds
     depends=["crnn/_core.pxd", "crnn/_ops.pxi"]

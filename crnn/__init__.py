@@ -12,9 +12,9 @@ backpropagation through time run in C (src_c/), wrapped by Cython
 :mod:`crnn.reference`.
 
 Kernel paths: the C core picks the widest SIMD path the CPU runs (avx512,
-avx2, or the portable C loops). ``CRNN_KERNEL=portable`` (or ``avx2``,
-``avx512``) in the environment forces one at import; ``crnn.set_kernel`` does
-so at run time.
+avx2, neon on 64-bit ARM, or the portable C loops). ``CRNN_KERNEL=portable``
+(or ``avx2``, ``avx512``, ``neon``) in the environment forces one at import;
+``crnn.set_kernel`` does so at run time.
 
 Threads: large products split their rows between threads (OpenMP), with the
 same results bit for bit whatever their number; ``crnn.set_num_threads(n)``

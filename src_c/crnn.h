@@ -53,13 +53,15 @@ extern "C" {
 
 /* Kernel paths. Every build has the portable C loops; x86-64 builds made with
  * gcc or clang also hold AVX2+FMA and AVX-512 paths, chosen at run time and
- * only when the CPU (and OS) support them. The best available one is the
- * default. Switch paths only while no other thread is computing. */
+ * only when the CPU (and OS) support them; aarch64 builds made with gcc or
+ * clang hold a NEON path, which every such CPU runs. The best available one
+ * is the default. Switch paths only while no other thread is computing. */
 #define CRNN_KERNEL_PORTABLE 0
 #define CRNN_KERNEL_AVX2 1
 #define CRNN_KERNEL_AVX512 2
-#define CRNN_KERNEL_COUNT 3
-/* "portable", "avx2", "avx512"; NULL for a number out of range */
+#define CRNN_KERNEL_NEON 3
+#define CRNN_KERNEL_COUNT 4
+/* "portable", "avx2", "avx512", "neon"; NULL for a number out of range */
 const char *crnn_kernel_name(int kernel);
 /* 1 when the path is in this build and this CPU can run it, else 0 */
 int crnn_kernel_available(int kernel);

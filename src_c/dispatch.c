@@ -10,7 +10,8 @@
 #include <omp.h>
 #endif
 
-static const char *const kernel_names[CRNN_KERNEL_COUNT] = {"portable", "avx2", "avx512"};
+static const char *const kernel_names[CRNN_KERNEL_COUNT] = {"portable", "avx2", "avx512",
+                                                            "neon"};
 
 /* -1 until first use, then the path in use */
 static int active_kernel = -1;
@@ -25,6 +26,9 @@ static int cpu_supports(int kernel) {
     if (kernel == CRNN_KERNEL_AVX512)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
                __builtin_cpu_supports("fma");
+#endif
+#if CRNN_HAVE_NEON_KERNELS
+    if (kernel == CRNN_KERNEL_NEON) return 1; /* part of every aarch64 CPU */
 #endif
     return 0;
 }
@@ -57,6 +61,7 @@ int crnn_set_kernel(int kernel) {
 const crnn_kernels_##sfx *crnn_active_kernels_##sfx(void) {                   \
     switch (crnn_get_kernel()) {                                               \
     X86_CASES(sfx)                                                             \
+    NEON_CASES(sfx)                                                            \
     default: return &crnn_kernels_portable_##sfx;                              \
     }                                                                          \
 }                                                                              \
@@ -73,6 +78,13 @@ void crnn_sigmoid_##sfx(real_##sfx *x, ptrdiff_t n) {                          \
     case CRNN_KERNEL_AVX512: return &crnn_kernels_avx512_##sfx;
 #else
 #define X86_CASES(sfx)
+#endif
+
+#if CRNN_HAVE_NEON_KERNELS
+#define NEON_CASES(sfx)                                                        \
+    case CRNN_KERNEL_NEON: return &crnn_kernels_neon_##sfx;
+#else
+#define NEON_CASES(sfx)
 #endif
 
 typedef float real_f32;

@@ -49,6 +49,7 @@ typedef struct {                                                                
 extern const crnn_kernels_##sfx crnn_kernels_portable_##sfx;                      \
 extern const crnn_kernels_##sfx crnn_kernels_avx2_##sfx;                          \
 extern const crnn_kernels_##sfx crnn_kernels_avx512_##sfx;                        \
+extern const crnn_kernels_##sfx crnn_kernels_neon_##sfx;                          \
 /* the table in use: the one crnn_set_kernel chose, or the best available */     \
 const crnn_kernels_##sfx *crnn_active_kernels_##sfx(void);
 
@@ -63,6 +64,14 @@ CRNN_DECLARE_KERNELS(double, f64)
 #define CRNN_HAVE_X86_KERNELS 1
 #else
 #define CRNN_HAVE_X86_KERNELS 0
+#endif
+
+/* 1 when this build holds the NEON tables (gcc or clang on 64-bit ARM; MSVC's
+ * ARM64 compiler is not tried: its intrinsics header and inlining differ) */
+#if defined(__aarch64__) && defined(__GNUC__)
+#define CRNN_HAVE_NEON_KERNELS 1
+#else
+#define CRNN_HAVE_NEON_KERNELS 0
 #endif
 
 #endif /* CRNN_KERNELS_H */

@@ -10,16 +10,7 @@
 #if CRNN_HAVE_X86_KERNELS
 
 #include <immintrin.h>
-#include <math.h>
-#include <stdint.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#define CRNN_CAT_(a, b) a##b
-#define CRNN_CAT(a, b) CRNN_CAT_(a, b)
-#define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
-#define CRNN_INLINE static inline __attribute__((always_inline))
+#include "simd_begin.inc.h"
 
 /* lanes_on + W - n holds n ones (-1) then zeros: the AVX2 mask of n lanes */
 static const int32_t lanes_on32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};

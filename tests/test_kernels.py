@@ -32,7 +32,7 @@ def test_the_environment_variable_forces_a_path(name):
 
 def test_unknown_or_unavailable_paths_are_refused():
     before = crnn.get_kernel()
-    with pytest.raises(ValueError, match=r"kernel must be one of \['portable', 'avx2', 'avx512'\], got 'sse9'"):
+    with pytest.raises(ValueError, match=r"kernel must be one of \['portable', 'avx2', 'avx512', 'neon'\], got 'sse9'"):
         crnn.set_kernel("sse9")
     for name in set(_core.kernel_names()) - set(crnn.available_kernels()):
         with pytest.raises(ValueError, match="not available on this CPU"):

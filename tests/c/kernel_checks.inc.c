@@ -1,0 +1,150 @@
+/*
+ * The checks of one floating type's kernel table, a template: test_kernels.c
+ * includes it once per type with `real`, EPS (its unit roundoff), SFX and FN(name)
+ * defined. Each check runs a table's kernel on random data and compares it
+ * with a plain reference computed in double (or long double for products).
+ */
+
+/* C (M,N) += A B over random shapes, both ways of reading A, padded rows */
+static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned *seed) {
+    static const int edges_m[] = {1, 2, 7, 8, 9, 97}, edges_n[] = {1, 3, 4, 5, 17, 49, 200};
+    static const int edges_k[] = {1, 2, 255, 256, 257};
+    for (int trial = 0; trial < 120; trial++) {
+        const ptrdiff_t M = trial < 6 ? edges_m[trial] : 1 + (int)(next(seed) % 40);
+        const ptrdiff_t N = trial < 7 ? edges_n[trial] : 1 + (int)(next(seed) % 70);
+        const ptrdiff_t K = trial < 5 ? edges_k[trial] : 1 + (int)(next(seed) % 60);
+        const int transposed = trial % 2;
+        const ptrdiff_t ldb = N + trial % 3, ldc = N + trial % 5;
+        real *A = malloc(sizeof(real) * M * K), *Bm = malloc(sizeof(real) * K * ldb);
+        real *C = malloc(sizeof(real) * M * ldc);
+        for (ptrdiff_t i = 0; i < M * K; i++) A[i] = (real)uniform(seed);
+        for (ptrdiff_t i = 0; i < K * ldb; i++) Bm[i] = (real)uniform(seed);
+        for (ptrdiff_t i = 0; i < M * ldc; i++) C[i] = (real)uniform(seed);
+        const ptrdiff_t rs = transposed ? 1 : K, cs = transposed ? M : 1;
+        double worst = 0;
+        long double *expected = malloc(sizeof(long double) * M * N);
+        double *scale = malloc(sizeof(double) * M * N);
+        for (ptrdiff_t i = 0; i < M; i++)
+            for (ptrdiff_t j = 0; j < N; j++) {
+                long double sum = C[i * ldc + j];
+                double magnitude = fabs((double)C[i * ldc + j]);
+                for (ptrdiff_t k = 0; k < K; k++) {
+                    sum += (long double)A[i * rs + k * cs] * Bm[k * ldb + j];
+                    magnitude += fabs((double)A[i * rs + k * cs] * Bm[k * ldb + j]);
+                }
+                expected[i * N + j] = sum;
+                scale[i * N + j] = magnitude;
+            }
+        kern->matmul(C, ldc, A, rs, cs, Bm, ldb, M, N, K);
+        for (ptrdiff_t i = 0; i < M; i++)
+            for (ptrdiff_t j = 0; j < N; j++) {
+                const double error = fabs((double)(C[i * ldc + j] - expected[i * N + j]));
+                const double allowed = (K + 2) * EPS * scale[i * N + j] + 1e-300;
+                if (error / allowed > worst) worst = error / allowed;
+            }
+        char what[96];
+        snprintf(what, sizeof what, "matmul M=%d N=%d K=%d%s", (int)M, (int)N, (int)K,
+                 transposed ? " (A^T)" : "");
+        report(path, SFX, what, worst <= 1.0, worst);
+        free(A); free(Bm); free(C); free(expected); free(scale);
+    }
+}
+
+/* tanh and sigmoid against the C library, a few ulp, over every tail length */
+static void FN(check_activations)(const char *path, const FN(kernels) *kern, unsigned *seed) {
+    for (ptrdiff_t n = 1; n <= 67; n += (n < 20 ? 1 : 23)) {
+        real *x = malloc(sizeof(real) * n), *t = malloc(sizeof(real) * n);
+        real *s = malloc(sizeof(real) * n);
+        for (ptrdiff_t i = 0; i < n; i++) {
+            x[i] = (real)(uniform(seed) * (i % 7 == 3 ? 40.0 : 4.0));
+            t[i] = s[i] = x[i];
+        }
+        kern->tanh(t, n);
+        kern->sigmoid(s, n);
+        double worst_t = 0, worst_s = 0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const double rt = tanh((double)x[i]), rs = 1.0 / (1.0 + exp(-(double)x[i]));
+            worst_t = fmax(worst_t, fabs(t[i] - rt) / (16 * EPS * fmax(fabs(rt), 1e-30)));
+            worst_s = fmax(worst_s, fabs(s[i] - rs) / (16 * EPS * fmax(fabs(rs), 1e-30)));
+        }
+        char what[64];
+        snprintf(what, sizeof what, "tanh n=%d", (int)n);
+        report(path, SFX, what, worst_t <= 1.0, worst_t);
+        snprintf(what, sizeof what, "sigmoid n=%d", (int)n);
+        report(path, SFX, what, worst_s <= 1.0, worst_s);
+        free(x); free(t); free(s);
+    }
+    real nan_in[5] = {0, (real)NAN, 1, (real)NAN, -2}, nan_s[5];
+    memcpy(nan_s, nan_in, sizeof nan_in);
+    kern->tanh(nan_in, 5);
+    kern->sigmoid(nan_s, 5);
+    report(path, SFX, "tanh and sigmoid of NaN are NaN",
+           isnan(nan_in[1]) && isnan(nan_in[3]) && isnan(nan_s[1]) && isnan(nan_s[3])
+           && !isnan(nan_in[0]) && !isnan(nan_s[4]), 0);
+}
+
+/* transpose, exp_shifted and the training updates */
+static void FN(check_elementwise)(const char *path, const FN(kernels) *kern,
+                                  const FN(kernels) *portable, unsigned *seed) {
+    for (ptrdiff_t R = 1; R <= 19; R += 6)
+        for (ptrdiff_t C = 1; C <= 21; C += 4) {
+            real *src = malloc(sizeof(real) * R * C), *dst = malloc(sizeof(real) * C * (R + 2));
+            for (ptrdiff_t i = 0; i < R * C; i++) src[i] = (real)uniform(seed);
+            kern->transpose(dst, R + 2, src, R, C);
+            int same = 1;
+            for (ptrdiff_t r = 0; r < R; r++)
+                for (ptrdiff_t c = 0; c < C; c++) same &= dst[c * (R + 2) + r] == src[r * C + c];
+            char what[64];
+            snprintf(what, sizeof what, "transpose %dx%d", (int)R, (int)C);
+            report(path, SFX, what, same, 0);
+            free(src); free(dst);
+        }
+    for (ptrdiff_t n = 1; n <= 45; n += 11) {
+        real y[45], d[45], shift = 3;
+        for (ptrdiff_t i = 0; i < n; i++) y[i] = (real)(shift - fabs(uniform(seed)) * 30);
+        kern->exp_shifted(d, y, n, shift);
+        double worst = 0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            const double r = exp((double)(real)(y[i] - shift)); /* the difference in real */
+            worst = fmax(worst, fabs(d[i] - r) / (16 * EPS * r));
+        }
+        char what[64];
+        snprintf(what, sizeof what, "exp_shifted n=%d", (int)n);
+        report(path, SFX, what, worst <= 1.0, worst);
+    }
+    /* the updates against the portable path, the reference, over three steps */
+    for (ptrdiff_t n = 1; n <= 41; n += 8) {
+        real p[2][41], a[2][41], b[2][41], g[41];
+        double worst = 0;
+        const FN(kernels) *tables[2] = {kern, portable};
+        for (int which = 0; which < 4; which++) {
+            for (ptrdiff_t i = 0; i < n; i++) {
+                p[0][i] = p[1][i] = (real)uniform(seed);
+                a[0][i] = a[1][i] = b[0][i] = b[1][i] = 0;
+            }
+            for (int step = 1; step <= 3; step++) {
+                for (ptrdiff_t i = 0; i < n; i++) g[i] = (real)(uniform(seed) * 3);
+                for (int t = 0; t < 2; t++) {
+                    real gt[41];
+                    memcpy(gt, g, sizeof(real) * n);
+                    if (which == 0) {
+                        tables[t]->clip(gt, n, 1.5);
+                        for (ptrdiff_t i = 0; i < n; i++) p[t][i] = gt[i];
+                    } else if (which == 1) {
+                        tables[t]->adagrad(p[t], a[t], gt, n, 0.1, 1e-8);
+                    } else if (which == 2) {
+                        tables[t]->rmsprop(p[t], a[t], gt, n, 0.01, 0.9, 1e-8);
+                    } else {
+                        tables[t]->adam(p[t], a[t], b[t], gt, n, 0.01, 0.9, 0.999, 1e-8, 0.01,
+                                        step % 2, step);
+                    }
+                }
+            }
+            for (ptrdiff_t i = 0; i < n; i++)
+                worst = fmax(worst, fabs(p[0][i] - p[1][i]) / (64 * EPS * fmax(fabs(p[1][i]), 1)));
+        }
+        char what[64];
+        snprintf(what, sizeof what, "clip, adagrad, rmsprop, adam n=%d", (int)n);
+        report(path, SFX, what, worst <= 1.0, worst);
+    }
+}
