@@ -270,6 +270,19 @@ def matmul_peak(dtype, threads):
     return rates
 
 
+def blas_kernel():
+    """The kernel NumPy's BLAS runs (OpenBLAS's core type, e.g. "Haswell" or
+    "SkylakeX"), as threadpoolctl reads it; None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    for library in threadpool_info():
+        if library.get("user_api") == "blas":
+            return f"{library.get('internal_api')} {library.get('architecture')}"
+    return None
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -656,6 +669,9 @@ def main(argv=None):
                         help="also write the figures as JSON")
     parser.add_argument("--plot", metavar="FILE.png", type=output_file,
                         help="draw the times (needs matplotlib)")
+    parser.add_argument("--kernel", choices=_core.kernel_names(),
+                        help="crnn's kernel path (default: the widest this CPU runs; "
+                             "CRNN_KERNEL sets it too)")
     parser.add_argument("--cell", action="append", choices=sorted(CELLS),
                         help="the recurrent cell, rnn, lstm or gru; repeatable (default rnn)")
     parser.add_argument("--layers", type=positive_int, default=1,
@@ -673,16 +689,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.layers > MAX_LAYERS:
         parser.error(f"argument --layers: at most {MAX_LAYERS}, got {args.layers}")
+    if args.kernel is not None and args.kernel not in _core.available_kernels():
+        parser.error(f"argument --kernel: {args.kernel} is not available on this CPU; "
+                     f"available: {', '.join(_core.available_kernels())}")
     systems = parse_systems(args.systems)
     configs = args.config or list(CONFIGS.items())
     dtype = np.dtype(args.dtype).type
 
-    threads_before = _core.get_num_threads()
+    threads_before, kernel_before = _core.get_num_threads(), _core.get_kernel()
     limiter = limit_threads(args.threads)
     try:
+        if args.kernel is not None:
+            _core.set_kernel(args.kernel)
         run(args, argv, configs, systems, dtype, limiter)
     finally:  # main() may be called from a program that goes on
         _core.set_num_threads(threads_before)
+        _core.set_kernel(kernel_before)
         if limiter is not None:
             limiter.restore_original_limits()
 
@@ -692,9 +714,11 @@ def run(args, argv, configs, systems, dtype, limiter):
     peak = max(peaks.values())
     print(f"crnn {sys.modules['crnn'].__version__}, kernel path {_core.get_kernel()}, {args.dtype}, "
           f"{args.threads} thread(s); {cpu_name()}, {os.cpu_count()} CPUs")
+    blas = blas_kernel()
     print("matrix-multiply peak here: " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items())
-          + " GFLOP/s" + ("" if limiter is not None else
-                          " (NumPy's BLAS not held to --threads: pip install threadpoolctl)"))
+          + " GFLOP/s" + (f" (NumPy's BLAS: {blas})" if blas else "")
+          + ("" if limiter is not None else
+             " (NumPy's BLAS not held to --threads: pip install threadpoolctl)"))
     used = _core.get_num_threads()
     print(f"crnn was built without OpenMP: it runs on {used} thread\n" if used != args.threads else "")
     rows = []
@@ -735,7 +759,8 @@ def run(args, argv, configs, systems, dtype, limiter):
                   "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
                               "python": platform.python_version(), "numpy": np.__version__,
                               **{name: v for name, v in peers.items() if v is not None}},
-                  "kernel": _core.get_kernel(), "dtype": args.dtype, "threads": args.threads,
+                  "kernel": _core.get_kernel(), "blas_kernel": blas_kernel(),
+                  "dtype": args.dtype, "threads": args.threads,
                   "matmul_peak_gflops": peaks, "results": rows, "targets": targets}
         atomic_write(args.json, lambda f: f.write(json.dumps(record, indent=1).encode()))
     if args.plot:

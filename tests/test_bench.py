@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+import crnn
 from crnn import bench
 
 
@@ -99,3 +100,18 @@ def test_batched_training_throughput(capsys):
 def test_pytorch_training_throughput():
     pytest.importorskip("torch")
     assert bench.torch_training_throughput("lstm", np.float32, iterations=2, repeat=1) > 0
+
+
+def test_any_available_kernel_path_runs_and_is_restored(tmp_path, capsys):
+    before = crnn.get_kernel()
+    for kernel in crnn.available_kernels():
+        bench.main(["--kernel", kernel, "--config", "4,2,3,5,2", "--systems", "crnn",
+                    "--repeat", "2", "--json", str(tmp_path / "run.json")])
+        assert f"kernel path {kernel}," in capsys.readouterr().out
+        assert json.loads((tmp_path / "run.json").read_text())["kernel"] == kernel
+        assert crnn.get_kernel() == before
+    unavailable = set(crnn._core.kernel_names()) - set(crnn.available_kernels())
+    for kernel in unavailable:
+        with pytest.raises(SystemExit):
+            bench.main(["--kernel", kernel])
+        assert f"{kernel} is not available on this CPU" in capsys.readouterr().err
