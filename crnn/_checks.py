@@ -15,15 +15,21 @@ from . import _core
 SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _integer(name, value, kind):
+    """``value`` as an int (Python's or NumPy's; bools refused), or a
+    TypeError saying it must be ``kind``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be {kind}, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be {kind}, got {type(value).__name__} {value!r}") from None
+
+
 def check_size(name, value, limit=None):
     """A positive int (bools refused), at most ``limit`` (default MAX_SIZE)."""
     limit = MAX_SIZE if limit is None else limit
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    try:
-        size = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__} {value!r}") from None
+    size = _integer(name, value, "a positive integer")
     if size <= 0 or size > limit:
         raise ValueError(f"{name} must be a positive integer up to {limit}, got {size}")
     return size
@@ -31,17 +37,21 @@ def check_size(name, value, limit=None):
 
 def check_count(name, value, limit=None):
     """A non-negative int (bools refused), at most ``limit`` (default MAX_SIZE)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a non-negative integer, got "
-                        f"{type(value).__name__} {value!r}") from None
     limit = MAX_SIZE if limit is None else limit
+    count = _integer(name, value, "a non-negative integer")
     if not 0 <= count <= limit:
         raise ValueError(f"{name} must be an integer in [0, {limit}], got {count}")
     return count
+
+
+def check_seed(seed):
+    """NumPy's generator of ``seed`` (None, an integer 0 or more, a
+    SeedSequence or a generator), or its refusal in crnn's words."""
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"seed must be None or an integer 0 or more, got {seed!r} (a NumPy "
+                          f"generator or SeedSequence is taken too; {error})") from None
 
 
 # Sizes beyond this are refused before anything is allocated: each size is

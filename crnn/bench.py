@@ -301,7 +301,7 @@ SYSTEMS = ("crnn", "numpy", "torch", "onnxruntime")
 
 def parse_systems(text):
     """The systems named in ``text``, comma-separated, as a set."""
-    systems = set(text.split(",")) if isinstance(text, str) else set(text)
+    systems = set(text.split(","))
     unknown = sorted(systems - set(SYSTEMS))
     if unknown or not systems:
         raise argparse.ArgumentTypeError(f"systems are a comma-separated subset of "
@@ -692,7 +692,7 @@ def main(argv=None):
     if args.kernel is not None and args.kernel not in _core.available_kernels():
         parser.error(f"argument --kernel: {args.kernel} is not available on this CPU; "
                      f"available: {', '.join(_core.available_kernels())}")
-    systems = parse_systems(args.systems)
+    systems = args.systems  # a set: --systems's type parsed it (its default too)
     configs = args.config or list(CONFIGS.items())
     dtype = np.dtype(args.dtype).type
 
@@ -759,7 +759,7 @@ def run(args, argv, configs, systems, dtype, limiter):
                   "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
                               "python": platform.python_version(), "numpy": np.__version__,
                               **{name: v for name, v in peers.items() if v is not None}},
-                  "kernel": _core.get_kernel(), "blas_kernel": blas_kernel(),
+                  "kernel": _core.get_kernel(), "blas_kernel": blas,
                   "dtype": args.dtype, "threads": args.threads,
                   "matmul_peak_gflops": peaks, "results": rows, "targets": targets}
         atomic_write(args.json, lambda f: f.write(json.dumps(record, indent=1).encode()))

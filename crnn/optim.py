@@ -226,10 +226,7 @@ class Optimizer:
         settings = {}
         for name, check in cls.settings.items():
             if name in record:
-                value = record[name]
-                if isinstance(value, np.ndarray) and value.ndim == 0:
-                    value = value[()]
-                settings[name] = check(f"optimizer state's {name}", value)
+                settings[name] = check(f"optimizer state's {name}", _scalar(record[name]))
             elif settings_from is not None:
                 settings[name] = getattr(settings_from, name)
             else:

@@ -96,11 +96,7 @@ class Recurrent:
 
     def _build(self, input_size, output_size, hidden_size, *, seed, **options):
         arguments = self._arguments(input_size, output_size, hidden_size, **options)
-        try:
-            rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"seed must be None, a non-negative integer or a NumPy "
-                              f"generator; got {seed!r} ({error})") from None
+        rng = _checks.check_seed(seed)
         # everything checked: the model is made
         self.__dict__.update(arguments)
         self.layout = Layout(*self._sizes(arguments))
@@ -450,8 +446,6 @@ class Recurrent:
         B sequences whose states (kept for the backward), outputs and dropout
         masks would not fit in this machine's memory."""
         engine = self._engine
-        if T * B <= engine.rows and B <= engine.batch:
-            return  # the scratch holds it already; the outputs are smaller
         DH, O = self.layout.top_size, self.output_size or 0
         masks = (self.num_layers - 1) * DH if self._dropping_out() else 0
         per_call = T * B * (O + DH + masks) * self.dtype.itemsize

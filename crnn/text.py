@@ -91,10 +91,7 @@ def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h
         raise ValueError(f"temperature must be positive, got {temperature}")
     if top_k is not None:
         _checks.check_size("top_k", top_k)
-    try:
-        rng = np.random.default_rng(seed)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"seed must be None or an integer 0 or more, got {seed!r}") from None
+    rng = _checks.check_seed(seed)
     prime_ids = prime_ids.astype(np.int64)
     training = rnn.training
     rnn.eval()  # no dropout while sampling
