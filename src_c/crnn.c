@@ -49,6 +49,19 @@ static ptrdiff_t rows_at(const int64_t *lengths, ptrdiff_t t, ptrdiff_t B) {
 static ptrdiff_t padded_ld(ptrdiff_t n) {
     return (n + CRNN_ALIGN_ELEMENTS - 1) / CRNN_ALIGN_ELEMENTS * CRNN_ALIGN_ELEMENTS;
 }
+/* Packed weights' rows (kernels.h) are their columns rounded up to a
+ * multiple of every path's panel width: at least padded_ld's. */
+static ptrdiff_t packed_ld(ptrdiff_t n) {
+    return (n + CRNN_PACK_COLUMNS - 1) / CRNN_PACK_COLUMNS * CRNN_PACK_COLUMNS;
+}
+/* The step weights of a recurrence with G gates, forward (Whh^T (H, G*H))
+ * or backward (Whh (G*H, H)), transposed or packed for any path, aligned */
+static size_t step_weights_size(ptrdiff_t H, ptrdiff_t G) {
+    const size_t forward = (size_t)H * (size_t)packed_ld(G * H);
+    const size_t backward = (size_t)(G * H) * (size_t)packed_ld(H);
+    return (forward > backward ? forward : backward) + CRNN_ALIGN_ELEMENTS;
+}
+
 static void *align_up(void *p) {
     return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
 }
@@ -101,13 +114,13 @@ size_t crnn_linear_workspace(ptrdiff_t IN, ptrdiff_t OUT) {
 }
 
 size_t crnn_elman_workspace(ptrdiff_t B, ptrdiff_t H) {
-    return (size_t)H * (size_t)padded_ld(H) + CRNN_ALIGN_ELEMENTS + 2 * (size_t)B * (size_t)H;
+    return step_weights_size(H, 1) + 2 * (size_t)B * (size_t)H;
 }
 
-/* Whh^T (H, G*H) aligned, two (B,H) carries, two (B,G*H) arrays, a zero row */
+/* step weights, two (B,H) carries, two (B,G*H) arrays, a zero row */
 static size_t gated_workspace(ptrdiff_t B, ptrdiff_t H, ptrdiff_t G) {
-    return (size_t)H * (size_t)padded_ld(G * H) + CRNN_ALIGN_ELEMENTS
-           + 2 * (size_t)B * (size_t)H + 2 * (size_t)B * (size_t)(G * H) + (size_t)H;
+    return step_weights_size(H, G) + 2 * (size_t)B * (size_t)H
+           + 2 * (size_t)B * (size_t)(G * H) + (size_t)H;
 }
 
 size_t crnn_lstm_workspace(ptrdiff_t B, ptrdiff_t H) {

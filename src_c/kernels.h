@@ -15,6 +15,10 @@
 #define restrict __restrict
 #endif
 
+/* every path's packed columns (NR: 16 or 48 floats, 8 or 24 doubles on x86,
+ * 12 or 6 on NEON) divide this */
+#define CRNN_PACK_COLUMNS 48
+
 #define CRNN_DECLARE_KERNELS(real, sfx)                                           \
 typedef struct {                                                                  \
     /* C (M,N) += A (M,K) B (K,N). Element (i,k) of A is A[i*rs + k*cs]: rs = K,  \
@@ -24,6 +28,19 @@ typedef struct {                                                                
     void (*matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,          \
                    ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,       \
                    ptrdiff_t N, ptrdiff_t K);                                     \
+    /* The weights of a recurrence, packed once per call for the products of   \
+     * every step: packed_rows is the fewest rows of A for which that pays      \
+     * (a tile's), 0 when this path has no packed product. pack: packed <- B    \
+     * (K,N), element (k,n) at B[k*ldk + n*ldn], in at most K * (N rounded up   \
+     * to CRNN_PACK_COLUMNS) elements. matmul_packed: C (M,N) += A (M,K) B,      \
+     * A's rows lda apart; each element sums over k in increasing order, or    \
+     * from K-1 down with `backwards`. */                                        \
+    ptrdiff_t packed_rows;                                                        \
+    void (*pack)(real *packed, const real *B, ptrdiff_t ldk, ptrdiff_t ldn,       \
+                 ptrdiff_t K, ptrdiff_t N);                                        \
+    void (*matmul_packed)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t lda,   \
+                          const real *packed, ptrdiff_t M, ptrdiff_t N,           \
+                          ptrdiff_t K, int backwards);                            \
     /* x (n) <- tanh(x), accurate to a few ulp, NaN in gives NaN out */           \
     void (*tanh)(real *x, ptrdiff_t n);                                           \
     /* x (n) <- 1 / (1 + exp(-x)), accurate to a few ulp; below x = -87 (float)  \

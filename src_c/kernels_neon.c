@@ -16,7 +16,8 @@
 #include <arm_neon.h>
 #include "simd_begin.inc.h"
 
-/* the first n lanes of p, zeros in the others; and their store */
+/* the first n lanes of p, zeros in the others; and their store, or with
+ * n < 0 the store of the last -n lanes (a MASK_T is that lane count) */
 #define CRNN_MASKED_LANES(real, VEC, W, load, store, sfx)                         \
 static inline VEC maskload_neon_##sfx(const real *p, int n) {                     \
     real lanes[W] = {0};                                                          \
@@ -26,7 +27,7 @@ static inline VEC maskload_neon_##sfx(const real *p, int n) {                   
 static inline void maskstore_neon_##sfx(real *p, int n, VEC v) {                  \
     real lanes[W];                                                                \
     store(lanes, v);                                                              \
-    for (int i = 0; i < n; i++) p[i] = lanes[i];                                  \
+    for (int i = n < 0 ? W + n : 0; i < (n < 0 ? W : n); i++) p[i] = lanes[i];    \
 }
 CRNN_MASKED_LANES(float, float32x4_t, 4, vld1q_f32, vst1q_f32, f32)
 CRNN_MASKED_LANES(double, float64x2_t, 2, vld1q_f64, vst1q_f64, f64)
@@ -73,7 +74,8 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T int
 #define W 4
 #define KC 256
-#define MC 96
+#define MC 48
+#define MC_IN_PLACE 192
 #define VZERO() vdupq_n_f32(0.0f)
 #define VLOAD(p) vld1q_f32(p)
 #define VSTORE(p, v) vst1q_f32(p, v)
@@ -92,6 +94,7 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VROUND(x) vrndnq_f32(x)
 #define VPOW2(k) vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vcvtnq_s32_f32(k), vdupq_n_s32(127)), 23))
 #define VMASK(n) (n)
+#define VMASK_LAST(n) (-(n))
 #define VMASKLOAD(p, m) maskload_neon_f32(p, m)
 #define VMASKSTORE(p, m, v) maskstore_neon_f32(p, m, v)
 #define TABLE crnn_kernels_neon_f32
@@ -105,7 +108,8 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T int
 #define W 2
 #define KC 256
-#define MC 96
+#define MC 24
+#define MC_IN_PLACE 192
 #define VZERO() vdupq_n_f64(0.0)
 #define VLOAD(p) vld1q_f64(p)
 #define VSTORE(p, v) vst1q_f64(p, v)
@@ -124,6 +128,7 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VROUND(x) vrndnq_f64(x)
 #define VPOW2(k) vreinterpretq_f64_u64(vshlq_n_u64(vreinterpretq_u64_f64(vaddq_f64(k, vdupq_n_f64(4503599627371519.0))), 52))
 #define VMASK(n) (n)
+#define VMASK_LAST(n) (-(n))
 #define VMASKLOAD(p, m) maskload_neon_f64(p, m)
 #define VMASKSTORE(p, m, v) maskstore_neon_f64(p, m, v)
 #define TABLE crnn_kernels_neon_f64

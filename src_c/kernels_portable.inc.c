@@ -105,6 +105,7 @@ static void FN(exp_shifted_portable)(real *d, const real *y, ptrdiff_t n, real s
 
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
     .matmul = FN(matmul_portable),
+    .packed_rows = 0, /* the reference multiplies as given */
     .tanh = FN(tanh_portable),
     .sigmoid = FN(sigmoid_portable),
     .transpose = FN(transpose),

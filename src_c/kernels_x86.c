@@ -12,9 +12,12 @@
 #include <immintrin.h>
 #include "simd_begin.inc.h"
 
-/* lanes_on + W - n holds n ones (-1) then zeros: the AVX2 mask of n lanes */
+/* lanes_on + W - n holds n ones (-1) then zeros: the AVX2 mask of the first n
+ * lanes; lanes_last + n, W - n zeros then n ones: the mask of the last n */
 static const int32_t lanes_on32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 static const int64_t lanes_on64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+static const int32_t lanes_last32[16] = {0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, -1, -1, -1, -1};
+static const int64_t lanes_last64[8] = {0, 0, 0, 0, -1, -1, -1, -1};
 
 /* ---- AVX2 + FMA: 16 registers of 256 bits ------------------------------ */
 #if defined(__clang__)
@@ -94,7 +97,8 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T __m256i
 #define W 8
 #define KC 256
-#define MC 96
+#define MC 48
+#define MC_IN_PLACE 192
 #define VZERO() _mm256_setzero_ps()
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
@@ -113,6 +117,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VROUND(x) _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VPOW2(k) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23))
 #define VMASK(n) _mm256_loadu_si256((const __m256i *)(lanes_on32 + 8 - (n)))
+#define VMASK_LAST(n) _mm256_loadu_si256((const __m256i *)(lanes_last32 + (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_ps(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
 #define TABLE crnn_kernels_avx2_f32
@@ -126,7 +131,8 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T __m256i
 #define W 4
 #define KC 256
-#define MC 96
+#define MC 24
+#define MC_IN_PLACE 192
 #define VZERO() _mm256_setzero_pd()
 #define VLOAD(p) _mm256_loadu_pd(p)
 #define VSTORE(p, v) _mm256_storeu_pd(p, v)
@@ -145,6 +151,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VROUND(x) _mm256_round_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VPOW2(k) _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(_mm256_add_pd(k, _mm256_set1_pd(4503599627371519.0))), 52))
 #define VMASK(n) _mm256_loadu_si256((const __m256i *)(lanes_on64 + 4 - (n)))
+#define VMASK_LAST(n) _mm256_loadu_si256((const __m256i *)(lanes_last64 + (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
 #define TABLE crnn_kernels_avx2_f64
@@ -180,6 +187,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define W 16
 #define KC 128
 #define MC 96
+#define MC_IN_PLACE 192
 #define MASK_T __mmask16
 #define VZERO() _mm512_setzero_ps()
 #define VLOAD(p) _mm512_loadu_ps(p)
@@ -199,6 +207,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VROUND(x) _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VPOW2(k) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127)), 23))
 #define VMASK(n) ((__mmask16)((1u << (n)) - 1u))
+#define VMASK_LAST(n) ((__mmask16)(0xffffu << (16 - (n))))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_ps(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define TABLE crnn_kernels_avx512_f32
@@ -211,7 +220,8 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VEC __m512d
 #define W 8
 #define KC 128
-#define MC 96
+#define MC 48
+#define MC_IN_PLACE 192
 #define MASK_T __mmask8
 #define VZERO() _mm512_setzero_pd()
 #define VLOAD(p) _mm512_loadu_pd(p)
@@ -231,6 +241,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VROUND(x) _mm512_roundscale_pd(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define VPOW2(k) _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(_mm512_add_pd(k, _mm512_set1_pd(4503599627371519.0))), 52))
 #define VMASK(n) ((__mmask8)((1u << (n)) - 1u))
+#define VMASK_LAST(n) ((__mmask8)(0xffu << (8 - (n))))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #define TABLE crnn_kernels_avx512_f64

@@ -12,3 +12,15 @@
 #define CRNN_CAT(a, b) CRNN_CAT_(a, b)
 #define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
 #define CRNN_INLINE static inline __attribute__((always_inline))
+/* a hint to fetch the line holding p into cache ahead of its use */
+#define PREFETCH(p) __builtin_prefetch(p)
+
+#ifdef _OPENMP
+/* Rows [first, end) of M for the calling thread of a parallel region: whole
+ * tiles of mr rows each, the rows left over to the last thread. */
+static inline void crnn_thread_rows(ptrdiff_t M, ptrdiff_t mr, ptrdiff_t *first, ptrdiff_t *end) {
+    const ptrdiff_t n = omp_get_num_threads(), t = omp_get_thread_num(), tiles = M / mr;
+    *first = tiles * t / n * mr;
+    *end = t == n - 1 ? M : tiles * (t + 1) / n * mr;
+}
+#endif

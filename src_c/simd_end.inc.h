@@ -28,3 +28,6 @@
 #undef VMASK
 #undef VMASKLOAD
 #undef VMASKSTORE
+#undef NR
+#undef MC_IN_PLACE
+#undef VMASK_LAST

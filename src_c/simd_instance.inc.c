@@ -15,6 +15,9 @@
 #endif
 const CRNN_TABLE_TYPE TABLE = {
     .matmul = FN(matmul),
+    .packed_rows = MR,
+    .pack = FN(pack),
+    .matmul_packed = FN(matmul_packed),
     .tanh = FN(tanh),
     .sigmoid = FN(sigmoid),
     .transpose = TRANSPOSE,

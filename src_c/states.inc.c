@@ -89,7 +89,7 @@ static void FN(recurrent_weight_gradient)(const FN(crnn_kernels) *kern, real *dW
 /* The workspace of a gated recurrence (G = 4 gates for the LSTM, 3 for the
  * GRU), as crnn_lstm_workspace and crnn_gru_workspace size it. */
 typedef struct {
-    real *WhhT;    /* (H, G*H), rows padded_ld(G*H) apart, aligned: the forward's */
+    real *weights; /* the step weights (step_weights_prepare) */
     real *carry_h; /* (B,H): each sequence's dLoss/dh on its way back */
     real *carry_c; /* (B,H): the LSTM's dLoss/dc on its way back */
     real *d_first; /* (B,G*H): the recurrent gate gradients at each first step */
@@ -100,8 +100,8 @@ typedef struct {
 static FN(gated_workspace) FN(gated_workspace_at)(real *workspace, ptrdiff_t B, ptrdiff_t H,
                                                   ptrdiff_t G) {
     FN(gated_workspace) w;
-    w.WhhT = (real *)align_up(workspace);
-    w.carry_h = w.WhhT + H * padded_ld(G * H);
+    w.weights = workspace;
+    w.carry_h = workspace + step_weights_size(H, G);
     w.carry_c = w.carry_h + B * H;
     w.d_first = w.carry_c + B * H;
     w.step = w.d_first + B * G * H;

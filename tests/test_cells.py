@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import crnn
 from crnn import reference
 
-from conftest import (KERNELS, TOLERANCE, one_and_two_threads, params64, relative_error,
+from conftest import (BATCHES, KERNELS, TOLERANCE, one_and_two_threads, params64, relative_error,
                       using_kernel)
 from test_reference_cells import CASES, from_torch_module_grads, torch_run
 
@@ -111,7 +111,7 @@ def run_case(cell, T, B, I, H, O, layers, bidirectional, bias, tokens, dtype, wi
 
 @pytest.mark.parametrize("kernel_name", KERNELS)
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(cell=st.sampled_from(CELLS), T=st.integers(1, 7), B=st.integers(1, 5),
+@given(cell=st.sampled_from(CELLS), T=st.integers(1, 7), B=BATCHES,
        I=st.integers(1, 9), H=st.integers(1, 19), O=st.one_of(st.none(), st.integers(1, 9)),
        layers=st.integers(1, 3), bidirectional=st.booleans(), bias=st.booleans(),
        tokens=st.booleans(), dtype=st.sampled_from(DTYPES), with_h0=st.booleans(),

@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings, strategies as st
 
 from crnn import reference
 
-from conftest import (KERNELS, TOLERANCE, params64, random_inputs, random_model, relative_error,
+from conftest import (BATCHES, KERNELS, TOLERANCE, params64, random_inputs, random_model, relative_error,
                       using_kernel)
 
 DTYPES = [np.float64, np.float32]
@@ -107,7 +107,7 @@ def in_layout(a, layout):
 
 @pytest.mark.parametrize("kernel_name", KERNELS)
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(T=SIZES, B=st.integers(1, 6), I=SIZES, H=SIZES, O=SIZES, tokens=st.booleans(),
+@given(T=SIZES, B=BATCHES, I=SIZES, H=SIZES, O=SIZES, tokens=st.booleans(),
        dtype=st.sampled_from(DTYPES), with_h0=st.booleans(), with_dh=st.booleans(),
        input_grad=st.booleans(), layout=st.sampled_from(LAYOUTS),
        seed=st.integers(0, 2**32 - 1))

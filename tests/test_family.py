@@ -11,7 +11,7 @@ from hypothesis import assume, given, settings, strategies as st
 import crnn
 from crnn import reference
 
-from conftest import KERNELS, one_and_two_threads, params64, relative_error, using_kernel
+from conftest import BATCHES, KERNELS, one_and_two_threads, params64, relative_error, using_kernel
 from test_core import check_against_reference
 
 DTYPES = [np.float64, np.float32]
@@ -59,7 +59,7 @@ def run_case(T, B, I, H, O, layers, bidirectional, nonlinearity, bias, tokens, d
 
 @pytest.mark.parametrize("kernel_name", KERNELS)
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(T=st.integers(1, 7), B=st.integers(1, 5), I=st.integers(1, 9), H=st.integers(1, 19),
+@given(T=st.integers(1, 7), B=BATCHES, I=st.integers(1, 9), H=st.integers(1, 19),
        O=st.one_of(st.none(), st.integers(1, 9)), layers=st.integers(1, 3),
        bidirectional=st.booleans(), nonlinearity=st.sampled_from(["tanh", "relu"]),
        bias=st.booleans(), tokens=st.booleans(), dtype=st.sampled_from(DTYPES),

@@ -6,6 +6,23 @@
  */
 
 /* C (M,N) += A B over random shapes, both ways of reading A, padded rows */
+/* The worst error of C (M,N, rows ldc apart) against the exact sums, in
+ * units of what rounding may cost each one */
+static double FN(product_error)(const real *C, ptrdiff_t ldc, const long double *expected,
+                                const double *scale, ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
+    double worst = 0;
+    for (ptrdiff_t i = 0; i < M; i++)
+        for (ptrdiff_t j = 0; j < N; j++) {
+            const double error = fabs((double)(C[i * ldc + j] - expected[i * N + j]));
+            const double allowed = (K + 2) * EPS * scale[i * N + j] + 1e-300;
+            if (error / allowed > worst) worst = error / allowed;
+        }
+    return worst;
+}
+
+/* Products over random shapes and the edges, each as matmul runs it (A read
+ * as it is or transposed) and, on a path that packs, with B packed from its
+ * rows or from its transpose and summed forwards or backwards. */
 static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned *seed) {
     static const int edges_m[] = {1, 2, 7, 8, 9, 97}, edges_n[] = {1, 3, 4, 5, 17, 49, 200};
     static const int edges_k[] = {1, 2, 255, 256, 257};
@@ -16,18 +33,22 @@ static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned
         const int transposed = trial % 2;
         const ptrdiff_t ldb = N + trial % 3, ldc = N + trial % 5;
         real *A = malloc(sizeof(real) * M * K), *Bm = malloc(sizeof(real) * K * ldb);
-        real *C = malloc(sizeof(real) * M * ldc);
+        real *BT = malloc(sizeof(real) * N * K); /* B^T (N,K), to pack from its columns */
+        real *C0 = malloc(sizeof(real) * M * ldc), *C = malloc(sizeof(real) * M * ldc);
+        real *packed = malloc(sizeof(real) * K * ((N + CRNN_PACK_COLUMNS - 1) /
+                                                   CRNN_PACK_COLUMNS * CRNN_PACK_COLUMNS));
         for (ptrdiff_t i = 0; i < M * K; i++) A[i] = (real)uniform(seed);
         for (ptrdiff_t i = 0; i < K * ldb; i++) Bm[i] = (real)uniform(seed);
-        for (ptrdiff_t i = 0; i < M * ldc; i++) C[i] = (real)uniform(seed);
+        for (ptrdiff_t i = 0; i < M * ldc; i++) C0[i] = (real)uniform(seed);
+        for (ptrdiff_t k = 0; k < K; k++)
+            for (ptrdiff_t j = 0; j < N; j++) BT[j * K + k] = Bm[k * ldb + j];
         const ptrdiff_t rs = transposed ? 1 : K, cs = transposed ? M : 1;
-        double worst = 0;
         long double *expected = malloc(sizeof(long double) * M * N);
         double *scale = malloc(sizeof(double) * M * N);
         for (ptrdiff_t i = 0; i < M; i++)
             for (ptrdiff_t j = 0; j < N; j++) {
-                long double sum = C[i * ldc + j];
-                double magnitude = fabs((double)C[i * ldc + j]);
+                long double sum = C0[i * ldc + j];
+                double magnitude = fabs((double)C0[i * ldc + j]);
                 for (ptrdiff_t k = 0; k < K; k++) {
                     sum += (long double)A[i * rs + k * cs] * Bm[k * ldb + j];
                     magnitude += fabs((double)A[i * rs + k * cs] * Bm[k * ldb + j]);
@@ -35,22 +56,34 @@ static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned
                 expected[i * N + j] = sum;
                 scale[i * N + j] = magnitude;
             }
+        char what[128];
+        memcpy(C, C0, sizeof(real) * M * ldc);
         kern->matmul(C, ldc, A, rs, cs, Bm, ldb, M, N, K);
-        for (ptrdiff_t i = 0; i < M; i++)
-            for (ptrdiff_t j = 0; j < N; j++) {
-                const double error = fabs((double)(C[i * ldc + j] - expected[i * N + j]));
-                const double allowed = (K + 2) * EPS * scale[i * N + j] + 1e-300;
-                if (error / allowed > worst) worst = error / allowed;
-            }
-        char what[96];
         snprintf(what, sizeof what, "matmul M=%d N=%d K=%d%s", (int)M, (int)N, (int)K,
                  transposed ? " (A^T)" : "");
+        double worst = FN(product_error)(C, ldc, expected, scale, M, N, K);
         report(path, SFX, what, worst <= 1.0, worst);
-        free(A); free(Bm); free(C); free(expected); free(scale);
+        /* the packed product reads A by rows: the transposed trials' A is
+         * then another (M,K) matrix, so they pack B^T's columns instead */
+        if (kern->packed_rows && !transposed) {
+            for (int backwards = 0; backwards < 2; backwards++) {
+                const int from_columns = (trial / 2 + backwards) % 2;
+                if (from_columns) kern->pack(packed, BT, 1, K, K, N);
+                else kern->pack(packed, Bm, ldb, 1, K, N);
+                memcpy(C, C0, sizeof(real) * M * ldc);
+                kern->matmul_packed(C, ldc, A, K, packed, M, N, K, backwards);
+                snprintf(what, sizeof what, "matmul_packed M=%d N=%d K=%d%s%s", (int)M, (int)N,
+                         (int)K, from_columns ? " (from B^T)" : "",
+                         backwards ? " backwards" : "");
+                worst = FN(product_error)(C, ldc, expected, scale, M, N, K);
+                report(path, SFX, what, worst <= 1.0, worst);
+            }
+        }
+        free(A); free(Bm); free(BT); free(C0); free(C); free(packed); free(expected);
+        free(scale);
     }
 }
 
-/* tanh and sigmoid against the C library, a few ulp, over every tail length */
 static void FN(check_activations)(const char *path, const FN(kernels) *kern, unsigned *seed) {
     for (ptrdiff_t n = 1; n <= 67; n += (n < 20 ? 1 : 23)) {
         real *x = malloc(sizeof(real) * n), *t = malloc(sizeof(real) * n);
