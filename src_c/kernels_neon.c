@@ -74,7 +74,8 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T int
 #define W 4
 #define KC 256
-#define MC 48
+#define KC_A 128
+#define MC 144
 #define MC_IN_PLACE 192
 #define VZERO() vdupq_n_f32(0.0f)
 #define VLOAD(p) vld1q_f32(p)
@@ -108,7 +109,8 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T int
 #define W 2
 #define KC 256
-#define MC 24
+#define KC_A 128
+#define MC 72
 #define MC_IN_PLACE 192
 #define VZERO() vdupq_n_f64(0.0)
 #define VLOAD(p) vld1q_f64(p)

@@ -97,8 +97,9 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T __m256i
 #define W 8
 #define KC 256
-#define MC 48
-#define MC_IN_PLACE 192
+#define KC_A 128
+#define MC 144
+#define MC_IN_PLACE 384
 #define VZERO() _mm256_setzero_ps()
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSTORE(p, v) _mm256_storeu_ps(p, v)
@@ -131,7 +132,8 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define MASK_T __m256i
 #define W 4
 #define KC 256
-#define MC 24
+#define KC_A 128
+#define MC 72
 #define MC_IN_PLACE 192
 #define VZERO() _mm256_setzero_pd()
 #define VLOAD(p) _mm256_loadu_pd(p)
@@ -186,8 +188,9 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VEC __m512
 #define W 16
 #define KC 128
-#define MC 96
-#define MC_IN_PLACE 192
+#define KC_A 128
+#define MC 144
+#define MC_IN_PLACE 384
 #define MASK_T __mmask16
 #define VZERO() _mm512_setzero_ps()
 #define VLOAD(p) _mm512_loadu_ps(p)
@@ -220,7 +223,8 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VEC __m512d
 #define W 8
 #define KC 128
-#define MC 48
+#define KC_A 128
+#define MC 72
 #define MC_IN_PLACE 192
 #define MASK_T __mmask8
 #define VZERO() _mm512_setzero_pd()

@@ -31,3 +31,4 @@
 #undef NR
 #undef MC_IN_PLACE
 #undef VMASK_LAST
+#undef KC_A
