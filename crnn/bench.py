@@ -283,6 +283,29 @@ def blas_kernel():
     return None
 
 
+# what holds crnn, PyTorch and NumPy's BLAS to one instruction set: a run's
+# JSON records those set
+ISA_VARIABLES = ("CRNN_KERNEL", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS",
+                 "ONEDNN_MAX_CPU_ISA", "OPENBLAS_CORETYPE")
+
+# OpenBLAS's x86 core types by the widest instruction set their kernels use
+BLAS_CORE_ISA = {"Haswell": "avx2", "Zen": "avx2", "SkylakeX": "avx512",
+                 "Cooperlake": "avx512", "SapphireRapids": "avx512"}
+
+
+def peak_isa_note(path, blas):
+    """A line saying so when NumPy's BLAS (``blas``, as blas_kernel names it)
+    runs another instruction set than crnn's kernel ``path``, so that the
+    peak beside crnn's figures would not be its own; else None."""
+    core = blas.split()[-1] if blas else None
+    isa = BLAS_CORE_ISA.get(core)
+    if isa is None or path not in BLAS_CORE_ISA.values() or isa == path:
+        return None
+    wanted = next(name for name, kind in BLAS_CORE_ISA.items() if kind == path)
+    return (f"note: crnn runs its {path} path, NumPy's BLAS its {core} ({isa}) kernels: for "
+            f"the same instruction set's peak, run with OPENBLAS_CORETYPE={wanted}")
+
+
 def cpu_name():
     try:
         with open("/proc/cpuinfo") as f:
@@ -719,6 +742,9 @@ def run(args, argv, configs, systems, dtype, limiter):
           + " GFLOP/s" + (f" (NumPy's BLAS: {blas})" if blas else "")
           + ("" if limiter is not None else
              " (NumPy's BLAS not held to --threads: pip install threadpoolctl)"))
+    note = peak_isa_note(_core.get_kernel(), blas)
+    if note:
+        print(note)
     used = _core.get_num_threads()
     print(f"crnn was built without OpenMP: it runs on {used} thread\n" if used != args.threads else "")
     rows = []
@@ -755,6 +781,8 @@ def run(args, argv, configs, systems, dtype, limiter):
         peers = {name: getattr(sys.modules.get(name), "__version__", None)
                  for name in ("torch", "onnxruntime")}
         record = {"command": " ".join(["python -m crnn.bench"] + list(argv)),
+                  "environment": {name: os.environ[name] for name in ISA_VARIABLES
+                                  if name in os.environ},
                   "date": time.strftime("%Y-%m-%d"),
                   "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
                               "python": platform.python_version(), "numpy": np.__version__,

@@ -16,16 +16,53 @@ static const char *const kernel_names[CRNN_KERNEL_COUNT] = {"portable", "avx2", 
 /* -1 until first use, then the path in use */
 static int active_kernel = -1;
 
+#if CRNN_HAVE_X86_KERNELS
+/* The two instructions that say what an x86 CPU and its OS support, in each
+ * compiler's spelling; x86_supports reads them the same way for all. */
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+static void cpuid(unsigned leaf, unsigned r[4]) { /* eax, ebx, ecx, edx; subleaf 0 */
+    int v[4];
+    __cpuidex(v, (int)leaf, 0);
+    for (int i = 0; i < 4; i++) r[i] = (unsigned)v[i];
+}
+static unsigned long long xcr0(void) { return _xgetbv(0); }
+#else
+#include <cpuid.h>
+static void cpuid(unsigned leaf, unsigned r[4]) {
+    __cpuid_count(leaf, 0, r[0], r[1], r[2], r[3]);
+}
+static unsigned long long xcr0(void) {
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((unsigned long long)hi << 32) | lo;
+}
+#endif
+
+/* Whether the CPU has the path's instructions and the OS saves their
+ * registers on a context switch (XCR0: bits 1-2 for 128- and 256-bit
+ * registers, 5-7 for AVX-512's masks and 512-bit registers). */
+static int x86_supports(int kernel) {
+    unsigned r[4];
+    cpuid(0, r);
+    if (r[0] < 7) return 0; /* no leaf 7, so no AVX2 */
+    cpuid(1, r);
+    const int fma = r[2] >> 12 & 1, osxsave = r[2] >> 27 & 1, avx = r[2] >> 28 & 1;
+    if (!fma || !osxsave || !avx) return 0; /* xgetbv needs osxsave */
+    const unsigned long long saved = xcr0();
+    if ((saved & 0x6) != 0x6) return 0;
+    cpuid(7, r);
+    const int avx2 = r[1] >> 5 & 1, avx512f = r[1] >> 16 & 1;
+    if (kernel == CRNN_KERNEL_AVX2) return avx2;
+    if (kernel == CRNN_KERNEL_AVX512) return avx2 && avx512f && (saved & 0xe6) == 0xe6;
+    return 0;
+}
+#endif
+
 static int cpu_supports(int kernel) {
     if (kernel == CRNN_KERNEL_PORTABLE) return 1;
 #if CRNN_HAVE_X86_KERNELS
-    __builtin_cpu_init();
-    /* libgcc's and compiler-rt's checks include the OS enabling the registers */
-    if (kernel == CRNN_KERNEL_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (kernel == CRNN_KERNEL_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-               __builtin_cpu_supports("fma");
+    if (kernel == CRNN_KERNEL_AVX2 || kernel == CRNN_KERNEL_AVX512) return x86_supports(kernel);
 #endif
 #if CRNN_HAVE_NEON_KERNELS
     if (kernel == CRNN_KERNEL_NEON) return 1; /* part of every aarch64 CPU */

@@ -76,8 +76,13 @@ CRNN_DECLARE_KERNELS(double, f64)
 #undef CRNN_DECLARE_KERNELS
 
 
-/* 1 when this build holds the x86 SIMD tables (gcc or clang on x86-64) */
+/* 1 when this build holds the x86 SIMD tables: gcc or clang on x86 (they
+ * compile each table for its instruction set under a target pragma), or
+ * MSVC on x64 (it compiles any intrinsic without one). Not built with MSVC
+ * here: see the README's kernel paths. */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define CRNN_HAVE_X86_KERNELS 1
+#elif defined(_MSC_VER) && defined(_M_X64)
 #define CRNN_HAVE_X86_KERNELS 1
 #else
 #define CRNN_HAVE_X86_KERNELS 0

@@ -1,8 +1,9 @@
 /*
  * kernels_x86.c: the AVX2+FMA and AVX-512 kernel tables, for float and
- * double. Each is compiled for its instruction set with a `target` pragma,
- * not a build flag, so the rest of the library stays baseline x86-64 and
- * dispatch.c can pick a table at run time.
+ * double. gcc and clang compile each for its instruction set with a `target`
+ * pragma, not a build flag, so the rest of the library stays baseline x86-64
+ * and dispatch.c can pick a table at run time; MSVC compiles the intrinsics
+ * of any instruction set as they are.
  */
 #include "crnn.h"
 #include "kernels.h"
@@ -22,7 +23,7 @@ static const int64_t lanes_last64[8] = {0, 0, 0, 0, -1, -1, -1, -1};
 /* ---- AVX2 + FMA: 16 registers of 256 bits ------------------------------ */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
+#elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
@@ -165,14 +166,14 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 
 #if defined(__clang__)
 #pragma clang attribute pop
-#else
+#elif defined(__GNUC__)
 #pragma GCC pop_options
 #endif
 
 /* ---- AVX-512: 32 registers of 512 bits, mask registers ------------------ */
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
-#else
+#elif defined(__GNUC__)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx2,fma")
 #endif
@@ -257,7 +258,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 
 #if defined(__clang__)
 #pragma clang attribute pop
-#else
+#elif defined(__GNUC__)
 #pragma GCC pop_options
 #endif
 

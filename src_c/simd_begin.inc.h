@@ -11,9 +11,16 @@
 #define CRNN_CAT_(a, b) a##b
 #define CRNN_CAT(a, b) CRNN_CAT_(a, b)
 #define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
+/* CRNN_INLINE: inlined wherever it is called, so that its constant
+ * arguments (tile sizes) fix its registers; PREFETCH(p): a hint to fetch
+ * the line holding p into cache ahead of its use */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define CRNN_INLINE static __forceinline
+#define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+#else
 #define CRNN_INLINE static inline __attribute__((always_inline))
-/* a hint to fetch the line holding p into cache ahead of its use */
 #define PREFETCH(p) __builtin_prefetch(p)
+#endif
 
 #ifdef _OPENMP
 /* Rows [first, end) of M for the calling thread of a parallel region: whole

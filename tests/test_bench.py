@@ -115,3 +115,19 @@ def test_any_available_kernel_path_runs_and_is_restored(tmp_path, capsys):
         with pytest.raises(SystemExit):
             bench.main(["--kernel", kernel])
         assert f"{kernel} is not available on this CPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path, blas, wanted", [
+    ("avx2", "openblas SkylakeX", "OPENBLAS_CORETYPE=Haswell"),
+    ("avx512", "openblas Haswell", "OPENBLAS_CORETYPE=SkylakeX"),
+    ("avx2", "openblas Haswell", None), ("avx512", "openblas SapphireRapids", None),
+    ("portable", "openblas Haswell", None), ("neon", "openblas NeoverseN1", None),
+    ("avx2", None, None), ("avx2", "mkl Haswell", None)])
+def test_a_peak_of_another_instruction_set_is_named(path, blas, wanted):
+    """The peak beside crnn's figures is its own instruction set's, or the
+    run says which variable makes it so."""
+    note = bench.peak_isa_note(path, blas)
+    if wanted is None:
+        assert note is None
+    else:
+        assert wanted in note and path in note

@@ -58,8 +58,24 @@ typedef crnn_kernels_f32 kernels_f32;
 typedef crnn_kernels_f64 kernels_f64;
 #include "kernel_checks.inc.c"
 
+/* dispatch.c reads cpuid and xgetbv itself (the same code serves MSVC, where
+ * no __builtin_cpu_supports exists): it must agree with the compiler's own
+ * answer wherever that exists */
+static void check_detection(void) {
+#if CRNN_HAVE_X86_KERNELS && defined(__GNUC__)
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx512 = avx2 && __builtin_cpu_supports("avx512f");
+    report("dispatch", "-", "avx2 detected as the compiler does",
+           crnn_kernel_available(CRNN_KERNEL_AVX2) == avx2, 0);
+    report("dispatch", "-", "avx512 detected as the compiler does",
+           crnn_kernel_available(CRNN_KERNEL_AVX512) == avx512, 0);
+#endif
+}
+
 int main(void) {
     int tested = 0;
+    check_detection();
     for (int k = 0; k < CRNN_KERNEL_COUNT; k++) {
         if (!crnn_kernel_available(k)) {
             printf("kernel path %s: not in this build or not on this CPU, skipped\n",
