@@ -70,6 +70,7 @@ CRNN_INLINE void FN(tile_block)(const int ROWS, real *C, ptrdiff_t ldc, const re
         PREFETCH(C + r * ldc + NR - 1);
         for (int v = 0; v < NV; v++) acc[r][v] = VZERO();
     }
+    CRNN_UNROLL_4 /* measured: 3-9 % on AVX2, 0-5 % on AVX-512 (2 or 8 no better) */
     for (ptrdiff_t k = 0; k < kc; k++) {
         const real *a = A + k * cs;
         VEC bv[NV];

@@ -13,13 +13,21 @@
 #define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
 /* CRNN_INLINE: inlined wherever it is called, so that its constant
  * arguments (tile sizes) fix its registers; PREFETCH(p): a hint to fetch
- * the line holding p into cache ahead of its use */
+ * the line holding p into cache ahead of its use */ 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define CRNN_INLINE static __forceinline
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 #else
 #define CRNN_INLINE static inline __attribute__((always_inline))
 #define PREFETCH(p) __builtin_prefetch(p)
+#endif
+/* CRNN_UNROLL_4: unroll the loop that follows four times */
+#if defined(__clang__)
+#define CRNN_UNROLL_4 _Pragma("unroll 4")
+#elif defined(__GNUC__)
+#define CRNN_UNROLL_4 _Pragma("GCC unroll 4")
+#else
+#define CRNN_UNROLL_4
 #endif
 
 #ifdef _OPENMP
