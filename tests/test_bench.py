@@ -1,6 +1,7 @@
 """The benchmark's own logic: configurations, FLOP counts, and a run of its
 command line on the smallest configuration (correctness only; speed is
 measured by running it, never in a test)."""
+import io
 import json
 import sys
 
@@ -131,3 +132,14 @@ def test_a_peak_of_another_instruction_set_is_named(path, blas, wanted):
         assert note is None
     else:
         assert wanted in note and path in note
+
+
+def test_the_avx2_path_is_judged_by_its_own_targets():
+    """On the AVX2 path the run judges issue 18's AVX2 targets (large at least
+    1.3x PyTorch), not the default path's (1.1x)."""
+    rows = [{"config": "large", "system": "torch", "lengths": False, "fwd+bwd ratio": 1.2},
+            {"config": "large", "system": "crnn", "lengths": False, "fwd+bwd": 1.0}]
+    judged = {path: [t for t in bench.check_targets(rows, "float32", 1, io.StringIO(), path)
+                     if t["peer"] == "torch"] for path in ("avx512", "avx2")}
+    assert [(t["target"], t["met"]) for t in judged["avx512"]] == [(1.1, True)]
+    assert [(t["target"], t["met"]) for t in judged["avx2"]] == [(1.3, False)]
