@@ -184,6 +184,11 @@ static void FN(row_narrow)(real *C, const real *A, ptrdiff_t cs, const real *B, 
 CRNN_INLINE void FN(matmul_rows)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
                                  ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
                                  ptrdiff_t N, ptrdiff_t K) {
+    /* blocks of equal vector counts: a last block of one or two vectors ran
+     * its sum as a chain of dependent FMAs (AVX2, N = 100 in 7 + 6 vectors
+     * rather than 12 + 1: 1 x 100 x 100 6 % faster) */
+    const ptrdiff_t vectors = (N + W - 1) / W, blocks = (vectors + RV - 1) / RV;
+    const ptrdiff_t block = (vectors + blocks - 1) / blocks * W;
     for (ptrdiff_t pc = 0; pc < K; pc += KC) {
         const ptrdiff_t kc = K - pc < KC ? K - pc : KC;
         for (ptrdiff_t i = 0; i < M; i++) {
@@ -193,8 +198,8 @@ CRNN_INLINE void FN(matmul_rows)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_
                 FN(row_narrow)(C_row, A_row, cs, B_block, ldb, kc, N);
                 continue;
             }
-            for (ptrdiff_t jc = 0; jc < N; jc += RV * W) {
-                const ptrdiff_t nc = N - jc < RV * W ? N - jc : RV * W;
+            for (ptrdiff_t jc = 0; jc < N; jc += block) {
+                const ptrdiff_t nc = N - jc < block ? N - jc : block;
                 const int nvec = (int)((nc + W - 1) / W), lanes = (int)(nc % W);
                 FN(row)(nvec, lanes != 0, C_row + jc, A_row, cs, B_block + jc, ldb, kc, nc,
                         VMASK_LAST(lanes ? lanes : W));
