@@ -28,7 +28,7 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
                             ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
                             int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    const FN(step_weights) w = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 1, B);
+    const FN(step_weights) Whh_step = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 1, B);
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -37,7 +37,7 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
         if (lengths && h0 && h_next_row) FN(states_restart)(h_next_row, h0, lengths, t, B, H);
         /* a_t += h_prev Whh^T;  h_t = act(a_t), over the rows that may run */
         const ptrdiff_t rows = rows_at(lengths, t, B);
-        if (h_prev) FN(recurrent_product)(kern, h, h_prev, &w, rows, H, H, s % 2);
+        if (h_prev) FN(recurrent_product)(kern, h, h_prev, &Whh_step, rows, H, H, s % 2);
         FN(activate)(kern, h, rows * H, activation);
         if (lengths)
             FN(states_settle)(h, h_n, h0 ? h_next_row : NULL, lengths, t, rows, B, H, reverse);
@@ -52,7 +52,8 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
  * the general case costs 10 % on a single sequence of 100 steps, H = 64). */
 static void FN(elman_backward_full)(const FN(crnn_kernels) *kern, real *dh0,
                                     real *d_hidden, const real *dh_n,
-                                    const real *hidden_states, const FN(step_weights) *w,
+                                    const real *hidden_states,
+                                    const FN(step_weights) *Whh_step,
                                     ptrdiff_t T, ptrdiff_t B, ptrdiff_t H,
                                     int activation, int reverse) {
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
@@ -64,7 +65,7 @@ static void FN(elman_backward_full)(const FN(crnn_kernels) *kern, real *dh0,
                                   B * H, activation);
         /* G_h_prev += G_a_t Whh: into the step before, or into dh0 */
         real *d_prev = s > 0 ? d_hidden + step_at(s - 1, T, reverse) * B * H : dh0;
-        if (d_prev) FN(recurrent_product)(kern, d_prev, da, w, B, H, H, s % 2);
+        if (d_prev) FN(recurrent_product)(kern, d_prev, da, Whh_step, B, H, H, s % 2);
     }
 }
 
@@ -74,7 +75,7 @@ static void FN(elman_backward_full)(const FN(crnn_kernels) *kern, real *dh0,
 static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
                                        real *d_hidden, const real *dh_n,
                                        const real *hidden_states,
-                                       const FN(step_weights) *w,
+                                       const FN(step_weights) *Whh_step,
                                        const int64_t *lengths, real *carry,
                                        real *da_first, ptrdiff_t T, ptrdiff_t B,
                                        ptrdiff_t H, int activation, int reverse) {
@@ -99,7 +100,7 @@ static void FN(elman_backward_lengths)(const FN(crnn_kernels) *kern, real *dh0,
             if (t == (reverse ? lengths[b] - 1 : 0)) memcpy(da_first + b * H, da_b, row_bytes);
         }
         /* G_h_prev = G_a_t Whh (rows past a sequence's length add 0) */
-        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, w, rows, H, H, s % 2);
+        if (s > 0 || dh0) FN(recurrent_product)(kern, carry, da, Whh_step, rows, H, H, s % 2);
     }
     FN(carry_end)(dh0, carry, B, H);
 }
@@ -112,12 +113,12 @@ void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     real *carry, *da_first;
     FN(elman_workspace)(workspace, B, H, &carry, &da_first);
-    const FN(step_weights) w = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 0, B);
+    const FN(step_weights) Whh_step = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 0, B);
     if (lengths) {
-        FN(elman_backward_lengths)(kern, dh0, d_hidden, dh_n, hidden_states, &w, lengths,
-                                   carry, da_first, T, B, H, activation, reverse);
+        FN(elman_backward_lengths)(kern, dh0, d_hidden, dh_n, hidden_states, &Whh_step,
+                                   lengths, carry, da_first, T, B, H, activation, reverse);
     } else {
-        FN(elman_backward_full)(kern, dh0, d_hidden, dh_n, hidden_states, &w, T, B, H,
+        FN(elman_backward_full)(kern, dh0, d_hidden, dh_n, hidden_states, &Whh_step, T, B, H,
                                 activation, reverse);
         da_first = d_hidden + step_at(0, T, reverse) * B * H; /* every first step */
     }

@@ -41,7 +41,8 @@ void FN(crnn_gru_forward)(real *gates, real *hidden_states, real *hn, real *h_n,
                           ptrdiff_t H, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 3);
-    const FN(step_weights) Wt = FN(step_weights_prepare)(kern, w.weights, Whh, H, 3 * H, 1, B);
+    const FN(step_weights) Whh_step =
+        FN(step_weights_prepare)(kern, w.weights, Whh, H, 3 * H, 1, B);
     const real *h_prev = h0; /* NULL: a zero state */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -51,7 +52,7 @@ void FN(crnn_gru_forward)(real *gates, real *hidden_states, real *hn, real *h_n,
         const ptrdiff_t rows = rows_at(lengths, t, B);
         /* recurrent (rows,3H) = h_prev Whh^T, then the cell */
         memset(w.step, 0, (size_t)(rows * 3 * H) * sizeof(real));
-        if (h_prev) FN(recurrent_product)(kern, w.step, h_prev, &Wt, rows, 3 * H, H, s % 2);
+        if (h_prev) FN(recurrent_product)(kern, w.step, h_prev, &Whh_step, rows, 3 * H, H, s % 2);
         FN(gru_cell_forward)(kern, gates + t * B * 3 * H, h, hn + t * B * H, w.step, h_prev, bhn,
                              w.zeros, rows, H);
         if (lengths) FN(states_settle)(h, h_n, h0 ? h_next : NULL, lengths, t, rows, B, H, reverse);
@@ -120,7 +121,8 @@ void FN(crnn_gru_backward)(real *dWhh, real *dbhn, real *dh0, real *d_gates, rea
                            ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 3);
-    const FN(step_weights) Wd = FN(step_weights_prepare)(kern, w.weights, Whh, 3 * H, H, 0, B);
+    const FN(step_weights) Whh_step =
+        FN(step_weights_prepare)(kern, w.weights, Whh, 3 * H, H, 0, B);
     FN(carry_start)(w.carry_h, dh_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -131,7 +133,7 @@ void FN(crnn_gru_backward)(real *dWhh, real *dbhn, real *dh0, real *d_gates, rea
                               h_before, h0, lengths, t, s, rows, B, H, reverse);
         /* G_h_prev += G_recurrent Whh */
         if (s > 0 || dh0)
-            FN(recurrent_product)(kern, w.carry_h, w.step, &Wd, rows, H, 3 * H, s % 2);
+            FN(recurrent_product)(kern, w.carry_h, w.step, &Whh_step, rows, H, 3 * H, s % 2);
     }
     FN(carry_end)(dh0, w.carry_h, B, H);
     /* G_Whh += sum_t G_recurrent_t^T h_prev: its r and z rows read the r and

@@ -174,7 +174,8 @@ static void FN(row_narrow)(real *C, const real *A, ptrdiff_t cs, const real *B, 
                            ptrdiff_t K, ptrdiff_t n) {
     const MASK_T mask = VMASK((int)n);
     VEC acc = VZERO();
-    for (ptrdiff_t k = 0; k < K; k++) acc = VFMA(VSET1(A[k * cs]), VMASKLOAD(B + k * ldb, mask), acc);
+    for (ptrdiff_t k = 0; k < K; k++)
+        acc = VFMA(VSET1(A[k * cs]), VMASKLOAD(B + k * ldb, mask), acc);
     VMASKSTORE(C, mask, VADD(VMASKLOAD(C, mask), acc));
 }
 

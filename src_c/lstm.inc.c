@@ -40,7 +40,8 @@ void FN(crnn_lstm_forward)(real *gates, real *hidden_states, real *cells, real *
                            ptrdiff_t H, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 4);
-    const FN(step_weights) Wt = FN(step_weights_prepare)(kern, w.weights, Whh, H, 4 * H, 1, B);
+    const FN(step_weights) Whh_step =
+        FN(step_weights_prepare)(kern, w.weights, Whh, H, 4 * H, 1, B);
     const real *h_prev = h0, *c_prev = c0; /* NULL: zero states */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -51,7 +52,7 @@ void FN(crnn_lstm_forward)(real *gates, real *hidden_states, real *cells, real *
         if (lengths && c0 && c_next) FN(states_restart)(c_next, c0, lengths, t, B, H);
         const ptrdiff_t rows = rows_at(lengths, t, B);
         /* [i f g o] += h_prev Whh^T, then the cell */
-        if (h_prev) FN(recurrent_product)(kern, g, h_prev, &Wt, rows, 4 * H, H, s % 2);
+        if (h_prev) FN(recurrent_product)(kern, g, h_prev, &Whh_step, rows, 4 * H, H, s % 2);
         FN(lstm_cell_forward)(kern, g, h, c, c_prev, rows, H);
         if (lengths) {
             FN(states_settle)(h, h_n, h0 ? h_next : NULL, lengths, t, rows, B, H, reverse);
@@ -122,7 +123,8 @@ void FN(crnn_lstm_backward)(real *dWhh, real *dh0, real *dc0, real *d_gates,
                             ptrdiff_t H, int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 4);
-    const FN(step_weights) Wd = FN(step_weights_prepare)(kern, w.weights, Whh, 4 * H, H, 0, B);
+    const FN(step_weights) Whh_step =
+        FN(step_weights_prepare)(kern, w.weights, Whh, 4 * H, H, 0, B);
     FN(carry_start)(w.carry_h, dh_n, B, H);
     FN(carry_start)(w.carry_c, dc_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
@@ -135,7 +137,7 @@ void FN(crnn_lstm_backward)(real *dWhh, real *dh0, real *dc0, real *d_gates,
                                reverse, kern);
         /* G_h_prev += G_gates Whh (rows past a sequence's length add 0) */
         if (s > 0 || dh0)
-            FN(recurrent_product)(kern, w.carry_h, dg, &Wd, rows, H, 4 * H, s % 2);
+            FN(recurrent_product)(kern, w.carry_h, dg, &Whh_step, rows, H, 4 * H, s % 2);
     }
     FN(carry_end)(dh0, w.carry_h, B, H);
     FN(carry_end)(dc0, w.carry_c, B, H);

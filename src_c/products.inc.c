@@ -29,7 +29,7 @@ typedef struct {
 
 /* The forward's Whh^T (transposed: W (K,N) = Whh^T, Whh (N,K)) or the
  * backward's Whh itself (W = Whh (K,N)), for B rows a step; a copy goes in
- * space, step_weights_size(K, N) elements. */
+ * space, step_weights_size(H, G) elements for a cell of G gates. */
 static FN(step_weights) FN(step_weights_prepare)(const FN(crnn_kernels) *kern, real *space,
                                                  const real *Whh, ptrdiff_t K, ptrdiff_t N,
                                                  int transposed, ptrdiff_t B) {
