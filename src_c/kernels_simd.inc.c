@@ -128,9 +128,10 @@ static void FN(pack_transposed)(real *restrict block, const real *A, ptrdiff_t c
  * reading B in place: a product of fewer rows than a tile (a batch of one,
  * the recurrence of a single sequence) uses each number of B once, so
  * packing it would only add a pass. Up to RV vectors keep as many FMA chains
- * independent. With MASKED (nc % W lanes left, nc >= W), the last vector is
- * the whole one that ends at column nc, B[k, nc-W : nc], and only its last
- * lanes, those no other vector holds, are added to C: a masked load in this
+ * independent. With MASKED (nc % W lanes left), the last vector is the whole
+ * one that ends at column nc, B[k, nc-W : nc] (inside the row, which holds W
+ * columns or more, though it may start in the block before), and only its
+ * last lanes, those no other vector holds, are added to C: a masked load in this
  * loop made gcc store every accumulator to the stack on every step (AVX-512,
  * 1 x 100 x 100: 30 % slower), and copying those columns out cost as much. */
 CRNN_INLINE void FN(row_block)(const int NVEC, const int MASKED, real *C, const real *A,

@@ -24,16 +24,19 @@ static double FN(product_error)(const real *C, ptrdiff_t ldc, const long double 
  * as it is or transposed) and, on a path that packs, with B packed from its
  * rows or from its transpose and summed forwards or backwards. */
 static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned *seed) {
-    /* N past each path's widest row block (RV*W: 32 to 256) by a few lanes,
-     * on one to three rows: the row path's last vector then starts in the
-     * block before */
+    /* N past a path's widest row block (RV*W: 32 to 256) by a few lanes, and
+     * N whose blocks of equal vector counts leave a last block of under one
+     * vector (RV*RV*W + 3 for each path and type), on one to three rows: the
+     * row path's last vector then starts in the block before */
     static const int edges_m[] = {1, 2, 7, 8, 9, 97};
-    static const int edges_n[] = {1, 3, 4, 5, 17, 49, 200, 35, 51, 67, 99, 131, 259};
+    static const int edges_n[] = {1, 3, 4, 5, 17, 49, 200, 35, 51, 67, 99, 131, 259,
+                                  515, 579, 1027, 1155, 2051, 4099};
     static const int edges_k[] = {1, 2, 255, 256, 257};
+    const int n_edges = (int)(sizeof edges_n / sizeof edges_n[0]);
     for (int trial = 0; trial < 120; trial++) {
         const ptrdiff_t M = trial < 6 ? edges_m[trial]
-                            : trial < 13 ? 1 + trial % 3 : 1 + (int)(next(seed) % 40);
-        const ptrdiff_t N = trial < 13 ? edges_n[trial] : 1 + (int)(next(seed) % 70);
+                            : trial < n_edges ? 1 + trial % 3 : 1 + (int)(next(seed) % 40);
+        const ptrdiff_t N = trial < n_edges ? edges_n[trial] : 1 + (int)(next(seed) % 70);
         const ptrdiff_t K = trial < 5 ? edges_k[trial] : 1 + (int)(next(seed) % 60);
         const int transposed = trial % 2;
         const ptrdiff_t ldb = N + trial % 3, ldc = N + trial % 5;
