@@ -745,14 +745,15 @@ def main(argv=None):
 def run(args, argv, configs, systems, dtype, limiter):
     peaks = matmul_peak(dtype, args.threads)
     peak = max(peaks.values())
-    print(f"crnn {sys.modules['crnn'].__version__}, kernel path {_core.get_kernel()}, {args.dtype}, "
+    kernel = _core.get_kernel()
+    print(f"crnn {sys.modules['crnn'].__version__}, kernel path {kernel}, {args.dtype}, "
           f"{args.threads} thread(s); {cpu_name()}, {os.cpu_count()} CPUs")
     blas = blas_kernel()
     print("matrix-multiply peak here: " + ", ".join(f"{k} {v:.1f}" for k, v in peaks.items())
           + " GFLOP/s" + (f" (NumPy's BLAS: {blas})" if blas else "")
           + ("" if limiter is not None else
              " (NumPy's BLAS not held to --threads: pip install threadpoolctl)"))
-    note = peak_isa_note(_core.get_kernel(), blas)
+    note = peak_isa_note(kernel, blas)
     if note:
         print(note)
     used = _core.get_num_threads()
@@ -764,7 +765,7 @@ def run(args, argv, configs, systems, dtype, limiter):
                 rows += benchmark(name, sizes, dtype, args.threads, args.repeat, systems,
                                   args.layers, args.bidirectional, lengths, cell)
     print_table(rows, peak, sys.stdout)
-    targets = check_targets(rows, args.dtype, args.threads, sys.stdout, _core.get_kernel())
+    targets = check_targets(rows, args.dtype, args.threads, sys.stdout, kernel)
     if args.bound:
         print("\nforward per step, one sequence (at 2T less at T: the recurrence and a step's "
               "projections), against NumPy's BLAS for Whh times a vector (Whh read once):")
@@ -797,7 +798,7 @@ def run(args, argv, configs, systems, dtype, limiter):
                   "machine": {"cpu": cpu_name(), "cpus": os.cpu_count(),
                               "python": platform.python_version(), "numpy": np.__version__,
                               **{name: v for name, v in peers.items() if v is not None}},
-                  "kernel": _core.get_kernel(), "blas_kernel": blas,
+                  "kernel": kernel, "blas_kernel": blas,
                   "dtype": args.dtype, "threads": args.threads,
                   "matmul_peak_gflops": peaks, "results": rows, "targets": targets}
         atomic_write(args.json, lambda f: f.write(json.dumps(record, indent=1).encode()))

@@ -317,8 +317,8 @@ static void FN(matmul_rows_any)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t
     else FN(matmul_rows)(C, ldc, A, rs, cs, B, ldb, M, N, K);
 }
 
-/* (its stack of panels only where tiles run: a frame of 72 KB cost the
- * smallest products a third of their time) */
+/* (a function of its own, so that the panels' stack frame is taken only
+ * where tiles run, not by the row path of the smallest products) */
 static void FN(matmul_tiles_any)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,
                                  ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,
                                  ptrdiff_t N, ptrdiff_t K) {

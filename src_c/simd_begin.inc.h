@@ -1,7 +1,8 @@
 /* What every file of SIMD kernel tables (kernels_x86.c, kernels_neon.c) needs
  * before it instantiates the templates: the headers they use, FN(name) (name
- * with the instantiation's CRNN_SUFFIX) and CRNN_INLINE. simd_end.inc.h undoes
- * each instantiation's own macros. */
+ * with the instantiation's CRNN_SUFFIX), each compiler's spelling of
+ * CRNN_INLINE, PREFETCH and CRNN_UNROLL_4, and the rows of a thread.
+ * simd_end.inc.h undoes each instantiation's own macros. */
 #include <math.h>
 #include <stdint.h>
 #ifdef _OPENMP
@@ -13,7 +14,7 @@
 #define FN(name) CRNN_CAT(name, CRNN_SUFFIX)
 /* CRNN_INLINE: inlined wherever it is called, so that its constant
  * arguments (tile sizes) fix its registers; PREFETCH(p): a hint to fetch
- * the line holding p into cache ahead of its use */ 
+ * the line holding p into cache ahead of its use */
 #if defined(_MSC_VER) && !defined(__clang__)
 #define CRNN_INLINE static __forceinline
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
