@@ -14,27 +14,6 @@
  * handled as for the Elman cell (states.inc.c).
  */
 
-/* The cell of one step, over `rows` sequences: gates (rows,3H), the input
- * projection on entry, r z n on exit; recurrent (rows,3H) = h_prev Whh^T;
- * h (rows,H) <- h_t; hn (rows,H) <- h_prev W_hn^T + b_hn, for the backward;
- * h_prev (rows,H), zeros if NULL; bhn (H) or NULL. */
-static void FN(gru_cell_forward)(const FN(crnn_kernels) *kern, real *gates, real *h, real *hn,
-                                 const real *recurrent, const real *h_prev, const real *bhn,
-                                 const real *zeros, ptrdiff_t rows, ptrdiff_t H) {
-    for (ptrdiff_t b = 0; b < rows; b++) {
-        real *r = gates + b * 3 * H, *z = r + H, *n = r + 2 * H, *hn_b = hn + b * H;
-        const real *rec = recurrent + b * 3 * H, *hp = h_prev ? h_prev + b * H : zeros;
-        for (ptrdiff_t j = 0; j < 2 * H; j++) r[j] += rec[j]; /* r and z */
-        kern->sigmoid(r, 2 * H);
-        for (ptrdiff_t j = 0; j < H; j++) {
-            hn_b[j] = rec[2 * H + j] + (bhn ? bhn[j] : 0);
-            n[j] += r[j] * hn_b[j];
-        }
-        kern->tanh(n, H);
-        for (ptrdiff_t j = 0; j < H; j++) h[b * H + j] = ((real)1 - z[j]) * n[j] + z[j] * hp[j];
-    }
-}
-
 void FN(crnn_gru_forward)(real *gates, real *hidden_states, real *hn, real *h_n,
                           const real *h0, const real *Whh, const real *bhn,
                           const int64_t *lengths, real *workspace, ptrdiff_t T, ptrdiff_t B,
@@ -53,36 +32,11 @@ void FN(crnn_gru_forward)(real *gates, real *hidden_states, real *hn, real *h_n,
         /* recurrent (rows,3H) = h_prev Whh^T, then the cell */
         memset(w.step, 0, (size_t)(rows * 3 * H) * sizeof(real));
         if (h_prev) FN(recurrent_product)(kern, w.step, h_prev, &Whh_step, rows, 3 * H, H, s % 2);
-        FN(gru_cell_forward)(kern, gates + t * B * 3 * H, h, hn + t * B * H, w.step, h_prev, bhn,
-                             w.zeros, rows, H);
+        kern->gru_cell(gates + t * B * 3 * H, h, hn + t * B * H, w.step, h_prev, bhn, rows, H);
         if (lengths) FN(states_settle)(h, h_n, h0 ? h_next : NULL, lengths, t, rows, B, H, reverse);
         h_prev = h;
     }
     FN(states_final)(h_n, hidden_states, lengths, T, B, H, reverse);
-}
-
-/* The cell's backward for one sequence at one step. gates (3H): r z n; hn
- * (H): h_prev W_hn^T + b_hn; h_prev (H). dh (H): dLoss/dh_t from above;
- * carry_h (H): through h_t from the step after, on entry; <- the direct part
- * of dLoss/dh_prev, z * G_h (the recurrent product adds the rest).
- * d_gates (3H) <- dLoss/d(input projection); d_recurrent (3H) <-
- * dLoss/d(h_prev Whh^T + [0 0 b_hn]): the same but for n, r * G_n. */
-static void FN(gru_cell_backward)(real *restrict d_gates, real *restrict d_recurrent,
-                                  real *restrict carry_h, const real *restrict dh,
-                                  const real *restrict gates, const real *restrict hn,
-                                  const real *restrict h_prev, ptrdiff_t H) {
-    const real *r = gates, *z = gates + H, *n = gates + 2 * H;
-    for (ptrdiff_t j = 0; j < H; j++) {
-        const real d_h = dh[j] + carry_h[j];
-        const real d_n = d_h * ((real)1 - z[j]) * ((real)1 - n[j] * n[j]); /* pre-tanh */
-        const real d_r = d_n * hn[j] * r[j] * ((real)1 - r[j]);
-        const real d_z = d_h * (h_prev[j] - n[j]) * z[j] * ((real)1 - z[j]);
-        d_gates[j] = d_recurrent[j] = d_r;
-        d_gates[H + j] = d_recurrent[H + j] = d_z;
-        d_gates[2 * H + j] = d_n;
-        d_recurrent[2 * H + j] = d_n * r[j];
-        carry_h[j] = d_h * z[j];
-    }
 }
 
 /* One step of BPTT over the rows up to `rows`: d_gates and d_hn (= the
@@ -93,7 +47,7 @@ static void FN(gru_step_backward)(FN(gated_workspace) *w, real *d_gates, real *d
                                   const real *d_hidden, const real *gates, const real *hn,
                                   const real *h_before, const real *h0, const int64_t *lengths,
                                   ptrdiff_t t, ptrdiff_t s, ptrdiff_t rows, ptrdiff_t B,
-                                  ptrdiff_t H, int reverse) {
+                                  ptrdiff_t H, int reverse, const FN(crnn_kernels) *kern) {
     const size_t gate_bytes = (size_t)(3 * H) * sizeof(real);
     memset(d_gates + rows * 3 * H, 0, (size_t)(B - rows) * gate_bytes);
     memset(d_hn + rows * H, 0, (size_t)((B - rows) * H) * sizeof(real));
@@ -106,9 +60,9 @@ static void FN(gru_step_backward)(FN(gated_workspace) *w, real *d_gates, real *d
             continue;
         }
         const int first = first_step(lengths, t, s, b, reverse);
-        FN(gru_cell_backward)(dg_b, d_rec, w->carry_h + b * H, d_hidden + b * H,
-                              gates + b * 3 * H, hn + b * H,
-                              FN(state_before)(h_before, h0, w->zeros, first, b, H), H);
+        kern->gru_cell_backward(dg_b, d_rec, w->carry_h + b * H, d_hidden + b * H,
+                                gates + b * 3 * H, hn + b * H,
+                                FN(state_before)(h_before, h0, w->zeros, first, b, H), H);
         memcpy(d_hn + b * H, d_rec + 2 * H, (size_t)H * sizeof(real));
         if (first) memcpy(w->d_first + b * 3 * H, d_rec, gate_bytes);
     }
@@ -130,7 +84,7 @@ void FN(crnn_gru_backward)(real *dWhh, real *dbhn, real *dh0, real *d_gates, rea
         const real *h_before = s > 0 ? hidden_states + step_at(s - 1, T, reverse) * B * H : NULL;
         FN(gru_step_backward)(&w, d_gates + t * B * 3 * H, d_hn + t * B * H,
                               d_hidden + t * B * H, gates + t * B * 3 * H, hn + t * B * H,
-                              h_before, h0, lengths, t, s, rows, B, H, reverse);
+                              h_before, h0, lengths, t, s, rows, B, H, reverse, kern);
         /* G_h_prev += G_recurrent Whh */
         if (s > 0 || dh0)
             FN(recurrent_product)(kern, w.carry_h, w.step, &Whh_step, rows, H, 3 * H, s % 2);

@@ -47,6 +47,32 @@ typedef struct {                                                                
      * or -708 (double), where it is under 2e-38 or 4e-308, a path may return    \
      * its value at that bound. NaN gives NaN. */                                \
     void (*sigmoid)(real *x, ptrdiff_t n);                                        \
+    /* The gated cells' element-wise work of one step, in one pass (lstm.inc.c \
+     * and gru.inc.c give the formulas). lstm_cell: gates (rows,4H), the        \
+     * pre-activations i f g o on entry, their activations on exit; c (rows,H)  \
+     * <- f c_prev + i g, h (rows,H) <- o tanh(c); c_prev NULL for zeros.        \
+     * gru_cell: gates (rows,3H), the input projection on entry, r z n on exit; \
+     * recurrent (rows,3H) = h_prev Whh^T; hn (rows,H) <- its n part + bhn;     \
+     * h (rows,H) <- (1 - z) n + z h_prev; h_prev, bhn NULL for zeros. */      \
+    void (*lstm_cell)(real *gates, real *h, real *c, const real *c_prev,          \
+                      ptrdiff_t rows, ptrdiff_t H);                               \
+    void (*gru_cell)(real *gates, real *h, real *hn, const real *recurrent,       \
+                     const real *h_prev, const real *bhn, ptrdiff_t rows,         \
+                     ptrdiff_t H);                                                \
+    /* Their backward for one sequence at one step. lstm: gates (4H) i f g o,  \
+     * c, c_prev (H); dh (H) from above; carry_h, carry_c (H) through h_t and   \
+     * c_t from the step after, on entry; carry_c <- dLoss/dc_prev, carry_h <-  \
+     * 0 (the recurrent product adds dLoss/dh_prev); d_gates (4H) <-            \
+     * dLoss/d(pre-activations). gru: gates (3H) r z n, hn, h_prev (H); carry_h \
+     * <- z G_h, the direct part of dLoss/dh_prev; d_gates (3H) <-               \
+     * dLoss/d(input projection); d_recurrent (3H) <- the same for the          \
+     * recurrent product but for n, r G_n. */                                   \
+    void (*lstm_cell_backward)(real *d_gates, real *carry_h, real *carry_c,       \
+                               const real *dh, const real *gates, const real *c,  \
+                               const real *c_prev, ptrdiff_t H);                  \
+    void (*gru_cell_backward)(real *d_gates, real *d_recurrent, real *carry_h,    \
+                              const real *dh, const real *gates, const real *hn,  \
+                              const real *h_prev, ptrdiff_t H);                   \
     /* dst (C,R), its rows ldd apart <- src (R,C)^T */                            \
     void (*transpose)(real *dst, ptrdiff_t ldd, const real *src, ptrdiff_t R,     \
                       ptrdiff_t C);                                               \

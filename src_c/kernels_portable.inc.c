@@ -49,13 +49,16 @@ static void FN(tanh_portable)(real *x, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i++) x[i] = TANH(x[i]);
 }
 
-/* x (n) <- 1 / (1 + exp(-x)), with the C library's exp; for x < 0 as
- * exp(x) / (1 + exp(x)), which keeps its relative accuracy where it is small */
+/* 1 / (1 + exp(-x)), with the C library's exp; for x < 0 as exp(x) / (1 +
+ * exp(x)), which keeps its relative accuracy where it is small */
+static real FN(sigmoid_one)(real x) {
+    const real e = EXP(-(x < 0 ? -x : x)); /* exp(-|x|), NaN stays */
+    return x < 0 ? e / (1 + e) : 1 / (1 + e);
+}
+
+/* x (n) <- 1 / (1 + exp(-x)) */
 static void FN(sigmoid_portable)(real *x, ptrdiff_t n) {
-    for (ptrdiff_t i = 0; i < n; i++) {
-        const real e = EXP(-(x[i] < 0 ? -x[i] : x[i])); /* exp(-|x|), NaN stays */
-        x[i] = x[i] < 0 ? e / (1 + e) : 1 / (1 + e);
-    }
+    for (ptrdiff_t i = 0; i < n; i++) x[i] = FN(sigmoid_one)(x[i]);
 }
 
 static void FN(clip_portable)(real *g, ptrdiff_t n, double limit) {
@@ -103,11 +106,17 @@ static void FN(exp_shifted_portable)(real *d, const real *y, ptrdiff_t n, real s
     for (ptrdiff_t i = 0; i < n; i++) d[i] = EXP(y[i] - shift);
 }
 
+#include "cells_portable.inc.c"
+
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
     .matmul = FN(matmul_portable),
     .packed_rows = 0, /* the reference multiplies as given */
     .tanh = FN(tanh_portable),
     .sigmoid = FN(sigmoid_portable),
+    .lstm_cell = FN(lstm_cell_portable),
+    .gru_cell = FN(gru_cell_portable),
+    .lstm_cell_backward = FN(lstm_cell_backward_portable),
+    .gru_cell_backward = FN(gru_cell_backward_portable),
     .transpose = FN(transpose),
     .exp_shifted = FN(exp_shifted_portable),
     .clip = FN(clip_portable),

@@ -13,27 +13,6 @@
  * rows are handled as there (states.inc.c), for c as for h.
  */
 
-/* The cell of one step, over `rows` sequences: gates (rows,4H), the
- * pre-activations on entry, i f g o on exit; h, c (rows,H) <- h_t, c_t;
- * c_prev (rows,H), or NULL for zeros. */
-static void FN(lstm_cell_forward)(const FN(crnn_kernels) *kern, real *gates, real *h, real *c,
-                                  const real *c_prev, ptrdiff_t rows, ptrdiff_t H) {
-    for (ptrdiff_t b = 0; b < rows; b++) {
-        real *i = gates + b * 4 * H, *f = i + H, *g = i + 2 * H, *o = i + 3 * H;
-        real *c_b = c + b * H, *h_b = h + b * H;
-        kern->sigmoid(i, 2 * H); /* i and f */
-        kern->tanh(g, H);
-        kern->sigmoid(o, H);
-        for (ptrdiff_t j = 0; j < H; j++) {
-            c_b[j] = (c_prev ? f[j] * c_prev[b * H + j] : 0) + i[j] * g[j];
-            h_b[j] = c_b[j];
-        }
-    }
-    kern->tanh(h, rows * H); /* tanh(c_t), every row at once */
-    for (ptrdiff_t b = 0; b < rows; b++)
-        for (ptrdiff_t j = 0; j < H; j++) h[b * H + j] *= gates[b * 4 * H + 3 * H + j];
-}
-
 void FN(crnn_lstm_forward)(real *gates, real *hidden_states, real *cells, real *h_n, real *c_n,
                            const real *h0, const real *c0, const real *Whh,
                            const int64_t *lengths, real *workspace, ptrdiff_t T, ptrdiff_t B,
@@ -51,9 +30,9 @@ void FN(crnn_lstm_forward)(real *gates, real *hidden_states, real *cells, real *
         if (lengths && h0 && h_next) FN(states_restart)(h_next, h0, lengths, t, B, H);
         if (lengths && c0 && c_next) FN(states_restart)(c_next, c0, lengths, t, B, H);
         const ptrdiff_t rows = rows_at(lengths, t, B);
-        /* [i f g o] += h_prev Whh^T, then the cell */
+        /* [i f g o] += h_prev Whh^T, then the cell in one pass */
         if (h_prev) FN(recurrent_product)(kern, g, h_prev, &Whh_step, rows, 4 * H, H, s % 2);
-        FN(lstm_cell_forward)(kern, g, h, c, c_prev, rows, H);
+        kern->lstm_cell(g, h, c, c_prev, rows, H);
         if (lengths) {
             FN(states_settle)(h, h_n, h0 ? h_next : NULL, lengths, t, rows, B, H, reverse);
             FN(states_settle)(c, c_n, c0 ? c_next : NULL, lengths, t, rows, B, H, reverse);
@@ -65,30 +44,6 @@ void FN(crnn_lstm_forward)(real *gates, real *hidden_states, real *cells, real *
     FN(states_final)(c_n, cells, lengths, T, B, H, reverse);
 }
 
-/* The cell's backward for one sequence at one step. gates (4H): i f g o;
- * tanh_c (H): tanh(c_t); c_prev (H). dh (H): dLoss/dh_t from above; carry_h,
- * carry_c (H): through h_t and c_t from the step after, on entry; carry_c <-
- * dLoss/dc_prev, carry_h <- 0 (the recurrent product adds dLoss/dh_prev).
- * d_gates (4H) <- dLoss/d(pre-activations). */
-static void FN(lstm_cell_backward)(real *restrict d_gates, real *restrict carry_h,
-                                   real *restrict carry_c, const real *restrict dh,
-                                   const real *restrict gates, const real *restrict tanh_c,
-                                   const real *restrict c_prev, ptrdiff_t H) {
-    const real *i = gates, *f = gates + H, *g = gates + 2 * H, *o = gates + 3 * H;
-    real *di = d_gates, *df = d_gates + H, *dg = d_gates + 2 * H, *d_o = d_gates + 3 * H;
-    for (ptrdiff_t j = 0; j < H; j++) {
-        const real d_h = dh[j] + carry_h[j];
-        /* G_c = through c_(t+1) + G_h o tanh'(c_t) */
-        const real d_c = carry_c[j] + d_h * o[j] * ((real)1 - tanh_c[j] * tanh_c[j]);
-        d_o[j] = d_h * tanh_c[j] * o[j] * ((real)1 - o[j]);
-        di[j] = d_c * g[j] * i[j] * ((real)1 - i[j]);
-        df[j] = d_c * c_prev[j] * f[j] * ((real)1 - f[j]);
-        dg[j] = d_c * i[j] * ((real)1 - g[j] * g[j]);
-        carry_c[j] = d_c * f[j];
-        carry_h[j] = 0;
-    }
-}
-
 /* One step of BPTT, over the rows up to `rows`: d_gates of step t, and the
  * carries of the sequences that have it; d_first <- the rows of each
  * sequence's first step. */
@@ -97,9 +52,6 @@ static void FN(lstm_step_backward)(FN(gated_workspace) *w, real *d_gates, const 
                                    const real *c0, const int64_t *lengths, ptrdiff_t t,
                                    ptrdiff_t s, ptrdiff_t rows, ptrdiff_t B, ptrdiff_t H,
                                    int reverse, const FN(crnn_kernels) *kern) {
-    real *tanh_c = w->step;
-    memcpy(tanh_c, cells, (size_t)(rows * H) * sizeof(real));
-    kern->tanh(tanh_c, rows * H);
     memset(d_gates + rows * 4 * H, 0, (size_t)((B - rows) * 4 * H) * sizeof(real));
     for (ptrdiff_t b = 0; b < rows; b++) {
         real *dg_b = d_gates + b * 4 * H;
@@ -108,9 +60,9 @@ static void FN(lstm_step_backward)(FN(gated_workspace) *w, real *d_gates, const 
             continue;
         }
         const int first = first_step(lengths, t, s, b, reverse);
-        FN(lstm_cell_backward)(dg_b, w->carry_h + b * H, w->carry_c + b * H, d_hidden + b * H,
-                               gates + b * 4 * H, tanh_c + b * H,
-                               FN(state_before)(c_before, c0, w->zeros, first, b, H), H);
+        kern->lstm_cell_backward(dg_b, w->carry_h + b * H, w->carry_c + b * H,
+                                 d_hidden + b * H, gates + b * 4 * H, cells + b * H,
+                                 FN(state_before)(c_before, c0, w->zeros, first, b, H), H);
         if (first) memcpy(w->d_first + b * 4 * H, dg_b, (size_t)(4 * H) * sizeof(real));
     }
 }

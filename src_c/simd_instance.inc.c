@@ -6,6 +6,7 @@
  */
 #include "kernels_simd.inc.c"
 #include "tanh_simd.inc.c"
+#include "cells_simd.inc.c"
 #include "update_simd.inc.c"
 
 #if CRNN_DOUBLE
@@ -20,6 +21,10 @@ const CRNN_TABLE_TYPE TABLE = {
     .matmul_packed = FN(matmul_packed),
     .tanh = FN(tanh),
     .sigmoid = FN(sigmoid),
+    .lstm_cell = FN(lstm_cell),
+    .gru_cell = FN(gru_cell),
+    .lstm_cell_backward = FN(lstm_cell_backward),
+    .gru_cell_backward = FN(gru_cell_backward),
     .transpose = TRANSPOSE,
     .exp_shifted = FN(exp_shifted),
     .clip = FN(clip),

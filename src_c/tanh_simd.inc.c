@@ -71,16 +71,19 @@ CRNN_INLINE VEC FN(exp_reduced)(VEC z) {
 }
 #endif
 
+/* tanh of every lane */
+CRNN_INLINE VEC FN(tanh_vec)(VEC v) {
+    const VEC one = VSET1((real)1), two = VSET1((real)2), a = VABS(v);
+    const VEC e = FN(exp_reduced)(VMIN(VSET1((real)40), VMUL(two, a)));
+    const VEC large = VCOPYSIGN(VSUB(one, VDIV(two, VADD(e, one))), v);
+    return VSELECT_LT(a, VSET1((real)0.625), FN(tanh_small)(v), large);
+}
+
 static void FN(tanh)(real *x, ptrdiff_t n) {
-    const VEC one = VSET1((real)1), two = VSET1((real)2);
     for (ptrdiff_t i = 0; i < n; i += W) {
         const int tail = n - i < W ? (int)(n - i) : W;
         const MASK_T mask = VMASK(tail);
-        const VEC v = tail == W ? VLOAD(x + i) : VMASKLOAD(x + i, mask);
-        const VEC a = VABS(v);
-        const VEC e = FN(exp_reduced)(VMIN(VSET1((real)40), VMUL(two, a)));
-        const VEC large = VCOPYSIGN(VSUB(one, VDIV(two, VADD(e, one))), v);
-        const VEC t = VSELECT_LT(a, VSET1((real)0.625), FN(tanh_small)(v), large);
+        const VEC t = FN(tanh_vec)(tail == W ? VLOAD(x + i) : VMASKLOAD(x + i, mask));
         if (tail == W) VSTORE(x + i, t);
         else VMASKSTORE(x + i, mask, t);
     }
@@ -91,15 +94,18 @@ static void FN(tanh)(real *x, ptrdiff_t n) {
  * division either way: e * (1 / (1 + e)) measured 3.0 ulp, this 2.3). -|x| is clamped
  * at the exponent's range (-87 in float, -708 in double): below it the
  * result is under the smallest normal number anyway. */
-static void FN(sigmoid)(real *x, ptrdiff_t n) {
+CRNN_INLINE VEC FN(sigmoid_vec)(VEC v) {
     const VEC one = VSET1((real)1), zero = VZERO();
     const VEC low = VSET1(CRNN_DOUBLE ? (real)-708 : (real)-87);
+    const VEC e = FN(exp_reduced)(VMAX(low, VSUB(zero, VABS(v)))); /* a NaN passes VMAX */
+    return VDIV(VSELECT_LT(v, zero, e, one), VADD(one, e));
+}
+
+static void FN(sigmoid)(real *x, ptrdiff_t n) {
     for (ptrdiff_t i = 0; i < n; i += W) {
         const int tail = n - i < W ? (int)(n - i) : W;
         const MASK_T mask = VMASK(tail);
-        const VEC v = tail == W ? VLOAD(x + i) : VMASKLOAD(x + i, mask);
-        const VEC e = FN(exp_reduced)(VMAX(low, VSUB(zero, VABS(v)))); /* a NaN passes VMAX */
-        const VEC t = VDIV(VSELECT_LT(v, zero, e, one), VADD(one, e));
+        const VEC t = FN(sigmoid_vec)(tail == W ? VLOAD(x + i) : VMASKLOAD(x + i, mask));
         if (tail == W) VSTORE(x + i, t);
         else VMASKSTORE(x + i, mask, t);
     }

@@ -189,3 +189,75 @@ static void FN(check_elementwise)(const char *path, const FN(kernels) *kern,
         report(path, SFX, what, worst <= 1.0, worst);
     }
 }
+
+/* worst |x - ref| over n, in units of 64 ulp of max(|ref|, 1) */
+static double FN(worst_apart)(const real *x, const real *ref, ptrdiff_t n) {
+    double worst = 0;
+    for (ptrdiff_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(x[i] - ref[i]) / (64 * EPS * fmax(fabs(ref[i]), 1)));
+    return worst;
+}
+
+/* The gated cells' fused passes, forward and backward, against the portable
+ * table's (the reference), with H across the vector tails, rows 1 and 3,
+ * zero and given previous states; every output the caller reads is compared */
+static void FN(check_cells)(const char *path, const FN(kernels) *kern,
+                            const FN(kernels) *portable, unsigned *seed) {
+    enum { MAX_ROWS = 3, MAX_H = 37 };
+    for (ptrdiff_t H = 1; H <= MAX_H; H += (H < 18 ? 1 : 19))
+        for (ptrdiff_t rows = 1; rows <= MAX_ROWS; rows += 2)
+            for (int given = 0; given < 2; given++) {
+                const ptrdiff_t n = rows * H;
+                real in[MAX_ROWS * 4 * MAX_H], rec[MAX_ROWS * 3 * MAX_H], prev[MAX_ROWS * MAX_H];
+                real bhn[MAX_H], dh[MAX_H], carry[2][2][MAX_H];
+                real g[2][MAX_ROWS * 4 * MAX_H], h[2][MAX_ROWS * MAX_H];
+                real c[2][MAX_ROWS * MAX_H], d_gates[2][4 * MAX_H], d_rec[2][3 * MAX_H];
+                for (ptrdiff_t i = 0; i < 4 * n; i++) in[i] = (real)(uniform(seed) * 6);
+                for (ptrdiff_t i = 0; i < 3 * n; i++) rec[i] = (real)(uniform(seed) * 3);
+                for (ptrdiff_t i = 0; i < n; i++) prev[i] = (real)uniform(seed);
+                for (ptrdiff_t j = 0; j < H; j++) {
+                    bhn[j] = (real)uniform(seed);
+                    dh[j] = (real)uniform(seed);
+                }
+                const FN(kernels) *tables[2] = {kern, portable};
+                double worst = 0;
+                for (int t = 0; t < 2; t++) { /* the LSTM, then its backward on row 0 */
+                    memcpy(g[t], in, sizeof(real) * 4 * n);
+                    tables[t]->lstm_cell(g[t], h[t], c[t], given ? prev : NULL, rows, H);
+                    for (ptrdiff_t j = 0; j < H; j++) {
+                        carry[t][0][j] = dh[H - 1 - j];
+                        carry[t][1][j] = (real)0.5 * dh[j];
+                    }
+                    tables[t]->lstm_cell_backward(d_gates[t], carry[t][0], carry[t][1], dh,
+                                                  g[t], c[t], prev, H);
+                }
+                worst = fmax(worst, FN(worst_apart)(g[0], g[1], 4 * n));
+                worst = fmax(worst, FN(worst_apart)(h[0], h[1], n));
+                worst = fmax(worst, FN(worst_apart)(c[0], c[1], n));
+                worst = fmax(worst, FN(worst_apart)(d_gates[0], d_gates[1], 4 * H));
+                worst = fmax(worst, FN(worst_apart)(carry[0][0], carry[1][0], H));
+                worst = fmax(worst, FN(worst_apart)(carry[0][1], carry[1][1], H));
+                char what[80];
+                snprintf(what, sizeof what, "lstm cell H=%d rows=%d c_prev %s", (int)H,
+                         (int)rows, given ? "given" : "zero");
+                report(path, SFX, what, worst <= 1.0, worst);
+                worst = 0;
+                for (int t = 0; t < 2; t++) { /* the GRU, then its backward on row 0 */
+                    memcpy(g[t], in, sizeof(real) * 3 * n);
+                    tables[t]->gru_cell(g[t], h[t], c[t], rec, given ? prev : NULL,
+                                        given ? bhn : NULL, rows, H);
+                    for (ptrdiff_t j = 0; j < H; j++) carry[t][0][j] = dh[H - 1 - j];
+                    tables[t]->gru_cell_backward(d_gates[t], d_rec[t], carry[t][0], dh, g[t],
+                                                 c[t], prev, H);
+                }
+                worst = fmax(worst, FN(worst_apart)(g[0], g[1], 3 * n));
+                worst = fmax(worst, FN(worst_apart)(h[0], h[1], n));
+                worst = fmax(worst, FN(worst_apart)(c[0], c[1], n));
+                worst = fmax(worst, FN(worst_apart)(d_gates[0], d_gates[1], 3 * H));
+                worst = fmax(worst, FN(worst_apart)(d_rec[0], d_rec[1], 3 * H));
+                worst = fmax(worst, FN(worst_apart)(carry[0][0], carry[1][0], H));
+                snprintf(what, sizeof what, "gru cell H=%d rows=%d h_prev %s", (int)H,
+                         (int)rows, given ? "given" : "zero");
+                report(path, SFX, what, worst <= 1.0, worst);
+            }
+}

@@ -2,10 +2,11 @@
  * The kernel tables of every path this build and CPU run, against plain
  * references, without Python: products over random shapes and the edges
  * (tails of every length, one row, sums across the cache blocks, A read
- * transposed), tanh, sigmoid, exp, transpose and the training updates, in
- * both types. Built and run natively by .ci/kernels (the x86 paths) and
- * cross-built for aarch64 and run under qemu by .ci/aarch64 (NEON). Prints a
- * line per failure and ends with "N passed, N failed"; exits 1 on any failure.
+ * transposed), tanh, sigmoid, exp, transpose, the gated cells' fused passes
+ * and the training updates, in both types. Built and run natively by
+ * .ci/kernels (the x86 paths) and cross-built for aarch64 and run under qemu
+ * by .ci/aarch64 (NEON). Prints a line per failure and ends with "N passed,
+ * N failed"; exits 1 on any failure.
  */
 #include <math.h>
 #include <stdio.h>
@@ -93,6 +94,10 @@ int main(void) {
                               &crnn_kernels_portable_f32, &seed);
         check_elementwise_f64(crnn_kernel_name(k), crnn_active_kernels_f64(),
                               &crnn_kernels_portable_f64, &seed);
+        check_cells_f32(crnn_kernel_name(k), crnn_active_kernels_f32(),
+                        &crnn_kernels_portable_f32, &seed);
+        check_cells_f64(crnn_kernel_name(k), crnn_active_kernels_f64(),
+                        &crnn_kernels_portable_f64, &seed);
         printf("kernel path %s: %s\n", crnn_kernel_name(k),
                failed == before ? "every check passed" : "FAILED");
         tested++;
