@@ -7,15 +7,22 @@
     python -m crnn.bench --cell lstm --cell gru --config small
 
 Each system gets the same weights and inputs. ``--cell`` (rnn, lstm, gru;
-repeatable), ``--layers``, ``--bidirectional`` and ``--lengths`` (each sequence's length drawn uniformly from [T/2, T];
-PyTorch then runs ``pack_padded_sequence``, ONNX Runtime ``sequence_lens``)
-change the model; a row's configuration names them ("medium lstm L2 bi len"). Times are medians of repeated
-runs, measured in one process, one system after the other; ratios are a
-peer's median over crnn's. Forward is the recurrence and the output layer at
-every step; forward+backward adds BPTT from dY to every parameter gradient
-(no input gradient). GFLOP/s count 2 FLOP per multiply-add of the products;
-"% peak" is against the machine's own matrix-multiply rate, measured here in
-the same run with the same number of threads.
+repeatable), ``--layers``, ``--bidirectional`` and ``--lengths`` (each
+sequence's length drawn uniformly from [T/2, T]; PyTorch then runs
+``pack_padded_sequence``, ONNX Runtime ``sequence_lens``) change the model; a
+row's configuration names them ("medium lstm L2 bi len"). Times are medians
+of repeated runs, measured in one process, the systems of a configuration in
+turns (one call of each, then the next round), so that ratios compare figures
+taken under the same load; ratios are a peer's median over crnn's. With
+``--lengths``, crnn without lengths is timed in the same turns, and with
+``--bidirectional`` on one thread, crnn on two threads (its directions at
+once), each judged against crnn. Forward alone is inference: crnn's model in
+eval mode, PyTorch under ``inference_mode``; forward+backward is a training
+forward and BPTT from dY to every parameter gradient (no input gradient).
+Forward is the recurrence and the output layer at every step. GFLOP/s count
+2 FLOP per multiply-add of the products; "% peak" is against the machine's
+own matrix-multiply rate, measured here in the same run with the same number
+of threads.
 
 Optional peers, each imported only if installed: torch (nn.RNN, nn.LSTM or
 nn.GRU + nn.Linear), onnxruntime with onnx (the RNN, LSTM or GRU operator +
@@ -82,6 +89,15 @@ for _cell, _torch_factor in (("lstm", 4), ("gru", 10)):
         (f"medium {_cell}", "torch", "fwd+bwd", "float32", 1, 1.5),
         (f"large {_cell}", "torch", "fwd+bwd", "float32", 1, 1.1),
     ]
+# the gated cells at the Elman RNN's fraction of peak: the forward alone as apps
+# infer it, and lengths through PyTorch's packed sequences
+TARGETS += [
+    ("medium lstm", "torch", "fwd", "float32", 1, 1.3),
+    ("medium lstm", "onnxruntime", "fwd", "float32", 1, 1.3),
+    ("medium gru", "onnxruntime", "fwd", "float32", 1, 1.3),
+    ("medium lstm len", "torch", "fwd+bwd", "float32", 1, 5),
+    ("medium gru len", "torch", "fwd+bwd", "float32", 1, 5),
+]
 # the AVX2 path's, with every system held to AVX2 (ISA_VARIABLES), judged in
 # place of the others when crnn runs that path
 AVX2_TARGETS = [
@@ -89,10 +105,15 @@ AVX2_TARGETS = [
     ("large", "numpy reference", "fwd+bwd", "float32", 1, 1.6),
     ("medium", "torch", "fwd+bwd", "float32", 1, 2),
     ("charrnn", "torch", "fwd+bwd", "float32", 1, 20),
+    ("medium lstm", "torch", "fwd+bwd", "float32", 1, 1.6),
+    ("medium gru", "torch", "fwd+bwd", "float32", 1, 1.6),
 ]
 # crnn with lengths against crnn without, on the same configuration: at most 5 % slower
 LENGTHS_OVERHEAD_TARGET = 1.05
 SEED_API_TARGET_US = 5.0
+# a small bidirectional model (one sequence) on two threads, its directions at
+# once, against one thread
+DIRECTIONS_TWO_THREADS_TARGET = 1.5
 TRAINING_TARGET = 15  # crnn's char-RNN training iterations per second over the NumPy loop's
 # batched character training (H = 256, B = 32, T = 50, Adam, clip 5), per cell:
 # crnn's characters/s over PyTorch's, and crnn's share of the matmul peak
@@ -116,20 +137,40 @@ def flops(T, B, I, H, O, backward, layers=1, directions=1, gates=1):
     return 2 * T * B * (forward + (extra if backward else 0))
 
 
-def median_time(run, repeat, budget=2.0):
-    """Median seconds of ``run()``: two warm-up calls, then ``repeat`` timed
-    calls, fewer (at least 3) when each takes long."""
-    run()
-    start = time.perf_counter()
-    run()
-    first = time.perf_counter() - start
-    count = max(3, min(repeat, math.ceil(budget / max(first, 1e-9))))
-    times = []
-    for _ in range(count):
+def median_times(runs, repeat, budget=2.0):
+    """Median seconds of each ``runs[key]()``, timed in turns: two warm-up
+    calls each, then rounds of one timed call each, ``repeat`` in all (fewer,
+    at least 3, for a call that takes long). On a shared machine the load
+    changes from one second to the next: in turns, the figures compared with
+    each other are measured under the same load (measured here: crnn with
+    lengths against crnn without, timed one after the other, gave 0.89 and
+    1.11 of its time in two runs of the same code). A call of under 50 ms
+    runs once untimed in its turn first, so that it is timed on its own data
+    in cache, not on what the call before it left there (measured: crnn's
+    small bidirectional forward, 85 us alone, took 140 us after PyTorch's)."""
+    counts, short = {}, {}
+    for key, run in runs.items():
+        run()
         start = time.perf_counter()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        first = time.perf_counter() - start
+        counts[key] = max(3, min(repeat, math.ceil(budget / max(first, 1e-9))))
+        short[key] = first < 0.05
+    times = {key: [] for key in runs}
+    for round_ in range(max(counts.values(), default=0)):
+        for key, run in runs.items():
+            if round_ < counts[key]:
+                if short[key]:
+                    run()
+                start = time.perf_counter()
+                run()
+                times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in times.items()}
+
+
+def median_time(run, repeat, budget=2.0):
+    """Median seconds of ``run()`` (median_times of one)."""
+    return median_times({None: run}, repeat, budget)[None]
 
 
 # ---- the systems: each returns {"fwd": callable, "fwd+bwd": callable} or None
@@ -145,10 +186,12 @@ def crnn_model(layout, params, dtype):
 
 
 def crnn_system(layout, params, X, dY, lengths, dtype):
-    rnn = crnn_model(layout, params, dtype)
+    """crnn's forward alone as apps infer (a model in eval mode), and a
+    training forward and backward."""
+    rnn, inferring = crnn_model(layout, params, dtype), crnn_model(layout, params, dtype).eval()
 
     def forward():
-        rnn.forward_batch(X, lengths=lengths)
+        inferring.forward_batch(X, lengths=lengths)
 
     def forward_backward():
         rnn.forward_batch(X, lengths=lengths)
@@ -188,7 +231,8 @@ def reference_system(layout, params, X, dY, lengths, dtype):
 
 def torch_system(layout, params, X, dY, lengths, dtype):
     """nn.RNN, nn.LSTM or nn.GRU + nn.Linear; with lengths, through
-    pack_padded_sequence, as PyTorch runs variable lengths."""
+    pack_padded_sequence, as PyTorch runs variable lengths; the forward alone
+    under inference_mode, as PyTorch infers."""
     try:
         import torch
     except ImportError:
@@ -207,7 +251,7 @@ def torch_system(layout, params, X, dY, lengths, dtype):
         return linear(unpack(rnn(packed)[0], total_length=X.shape[0])[0])
 
     def forward():
-        with torch.no_grad():
+        with torch.inference_mode():
             run()
 
     def forward_backward():
@@ -216,6 +260,19 @@ def torch_system(layout, params, X, dY, lengths, dtype):
         run().backward(dY_t)
 
     return {"fwd": forward, "fwd+bwd": forward_backward}
+
+
+def on_threads(threads, runs):
+    """``runs`` with crnn on ``threads`` threads for each call, then back to one."""
+    def wrapped(run):
+        def on():
+            _core.set_num_threads(threads)
+            try:
+                run()
+            finally:
+                _core.set_num_threads(1)
+        return on
+    return {measure: wrapped(run) for measure, run in runs.items()}
 
 
 def onnxruntime_system(layout, params, X, dY, lengths, dtype, threads):
@@ -394,18 +451,31 @@ def benchmark(name, sizes, dtype, threads, repeat, systems, layers=1, bidirectio
         "torch": lambda: torch_system(*args),
         "onnxruntime": lambda: onnxruntime_system(*args, threads),
     }
+    if lengths:  # crnn without lengths too, timed in turns with the rest
+        makers["crnn, no lengths"] = lambda: crnn_system(layout, params, X, dY, None, dtype)
+    if bidirectional and threads == 1 and (os.cpu_count() or 1) >= 2:
+        makers["crnn, 2 threads"] = lambda: on_threads(2, crnn_system(*args))
     label = variant_name(name, layers, bidirectional, lengths, cell)
-    rows = []
+    systems_runs = {}
     for system, make in makers.items():
-        if system.split()[0] not in systems:
-            continue
-        runs = make()
-        if runs is None:
+        if system.split()[0].rstrip(",") in systems:
+            runs = make()
+            if runs is not None:
+                systems_runs[system] = runs
+    times = median_times({(system, measure): run for system, runs in systems_runs.items()
+                          for measure, run in runs.items()}, repeat)
+    rows = []
+    for system, runs in systems_runs.items():
+        if system.startswith("crnn, "):  # figures of the crnn row
             continue
         row = {"config": label, "sizes": sizes, "system": system, "cell": cell, "layers": layers,
                "bidirectional": bidirectional, "lengths": bool(lengths)}
-        for measure, run in runs.items():
-            row[measure] = median_time(run, repeat)
+        for measure in runs:
+            row[measure] = times[system, measure]
+            for other, key in (("crnn, no lengths", "without lengths"),
+                               ("crnn, 2 threads", "on 2 threads")):
+                if system == "crnn" and (other, measure) in times:
+                    row[f"{measure} {key}"] = times[other, measure]
         rows.append(row)
     base = next((r for r in rows if r["system"] == "crnn"), None)
     directions = 2 if bidirectional else 1
@@ -458,14 +528,21 @@ def check_targets(rows, dtype, threads, out, kernel=None):
         ratio = row[f"{measure} ratio"]
         found.append({"config": config, "peer": peer, "measure": measure, "target": factor,
                       "ratio": ratio, "met": ratio >= factor})
-    for row in rows:  # crnn with lengths against itself without them
-        plain = next((r for r in rows if r["system"] == "crnn" and row["lengths"]
-                      and r["config"] + " len" == row["config"]), None)
-        if row["system"] == "crnn" and plain is not None and threads == 1:
-            slower = row["fwd+bwd"] / plain["fwd+bwd"]
+    for row in rows:  # crnn with lengths against itself without them, timed in turns
+        if row["system"] == "crnn" and "fwd+bwd without lengths" in row and threads == 1:
+            slower = row["fwd+bwd"] / row["fwd+bwd without lengths"]
             found.append({"config": row["config"], "peer": "crnn, no lengths",
                           "measure": "fwd+bwd", "target": f"<= {LENGTHS_OVERHEAD_TARGET}",
                           "ratio": slower, "met": slower <= LENGTHS_OVERHEAD_TARGET})
+    for row in rows:  # a bidirectional model on two threads against one
+        if row["system"] == "crnn" and "fwd on 2 threads" in row and row["config"].startswith(
+                "small") and threads == 1:
+            for measure in ("fwd", "fwd+bwd"):
+                faster = row[measure] / row[f"{measure} on 2 threads"]
+                found.append({"config": row["config"], "peer": "crnn, 1 thread",
+                              "measure": f"{measure}, 2 threads",
+                              "target": DIRECTIONS_TWO_THREADS_TARGET, "ratio": faster,
+                              "met": faster >= DIRECTIONS_TWO_THREADS_TARGET})
     seed = next((r for r in rows if r["system"] == "crnn seed API"), None)
     if seed is not None and dtype == "float32":
         found.append({"config": "seed", "peer": "seed API", "measure": "fwd+bwd",

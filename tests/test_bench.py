@@ -143,3 +143,31 @@ def test_the_avx2_path_is_judged_by_its_own_targets():
                      if t["peer"] == "torch"] for path in ("avx512", "avx2")}
     assert [(t["target"], t["met"]) for t in judged["avx512"]] == [(1.1, True)]
     assert [(t["target"], t["met"]) for t in judged["avx2"]] == [(1.3, False)]
+
+
+def test_figures_compared_are_timed_in_turns():
+    """median_times runs its calls in turns (each warmed in its turn), so that
+    what is compared is measured under the same load; a call's median is its
+    own."""
+    calls = []
+    medians = bench.median_times({"a": lambda: calls.append("a"),
+                                  "b": lambda: calls.append("b")}, repeat=4)
+    assert set(medians) == {"a", "b"} and all(m >= 0 for m in medians.values())
+    timed = calls[4:]  # after the two warm-up calls of each
+    assert timed == ["a", "a", "b", "b"] * 4  # a turn: one untimed call, one timed
+
+
+def test_lengths_and_two_threads_are_judged_against_crnn_in_the_same_turns(tmp_path, capsys):
+    out = tmp_path / "bi.json"
+    bench.main(["--config", "small", "--systems", "crnn", "--repeat", "3",
+                "--bidirectional", "--lengths", "--json", str(out)])
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    rows = {r["config"]: r for r in record["results"]}
+    assert set(rows) == {"small bi", "small bi len"}
+    assert rows["small bi len"]["fwd+bwd without lengths"] > 0
+    judged = {(t["config"], t["peer"], t["measure"]) for t in record["targets"]}
+    assert ("small bi len", "crnn, no lengths", "fwd+bwd") in judged
+    if "fwd on 2 threads" in rows["small bi"]:  # a machine of two CPUs or more
+        assert ("small bi", "crnn, 1 thread", "fwd, 2 threads") in judged
+        assert "2 threads vs crnn, 1 thread" in printed
