@@ -15,9 +15,9 @@
 #define restrict __restrict
 #endif
 
-/* every path's packed columns (NR: 16 or 48 floats, 8 or 24 doubles on x86,
+/* every path's packed columns (NR: 16 or 64 floats, 8 or 32 doubles on x86,
  * 12 or 6 on NEON) divide this */
-#define CRNN_PACK_COLUMNS 48
+#define CRNN_PACK_COLUMNS 192
 
 #define CRNN_DECLARE_KERNELS(real, sfx)                                           \
 typedef struct {                                                                  \
