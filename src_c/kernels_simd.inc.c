@@ -114,13 +114,20 @@ CRNN_INLINE void FN(tile)(int R, real *C, ptrdiff_t ldc, const real *A, ptrdiff_
  * 59 GFLOP/s). */
 static void FN(pack_transposed)(real *restrict block, const real *A, ptrdiff_t cs,
                                 ptrdiff_t rows, ptrdiff_t kc) {
-    for (ptrdiff_t ir = 0; ir < rows; ir += MR) {
-        const ptrdiff_t R = rows - ir < MR ? rows - ir : MR;
-        real *p = block + ir * kc;
-        for (ptrdiff_t k = 0; k < kc; k++) {
-            PREFETCH(A + ir + (k + 8) * cs);
-            for (ptrdiff_t r = 0; r < R; r++) p[k * MR + r] = A[ir + r + k * cs];
-        }
+    /* k by k, each k's numbers read as the contiguous run they are. Tile by
+     * tile instead (a tile's MR numbers of every k, then the next tile's),
+     * a tile's kc reads lay cs apart, often a multiple of 4 KB: all in one
+     * set of L1, where the next tile missed them again. Measured (perf) on
+     * AVX-512, dW of the input weights (1024 x 64 over 3200 rows): the copy
+     * took a third of the product's time that way, an eighth this way. */
+    for (ptrdiff_t k = 0; k < kc; k++) {
+        const real *a = A + k * cs;
+        for (ptrdiff_t i = 0; i < rows; i += 64 / (ptrdiff_t)sizeof(real))
+            PREFETCH(a + 8 * cs + i);
+        ptrdiff_t ir = 0;
+        for (; ir + MR <= rows; ir += MR) /* MR known: copied in registers, no call */
+            for (int r = 0; r < MR; r++) block[ir * kc + k * MR + r] = a[ir + r];
+        for (ptrdiff_t r = 0; ir + r < rows; r++) block[ir * kc + k * MR + r] = a[ir + r];
     }
 }
 
