@@ -586,7 +586,8 @@ def plot(rows, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+        from ._optional import missing_message
+        raise SystemExit(missing_message("matplotlib", "--plot")) from None
     configs = list(dict.fromkeys(r["config"] for r in rows))
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(configs), 4.5))
     draw(rows, ax)

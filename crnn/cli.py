@@ -107,7 +107,7 @@ class Progress:
             from tqdm import tqdm
         except ImportError:
             self.bar = None
-            print("(pip install tqdm for a progress bar)", file=sys.stderr)
+            print("(pip install 'crnn[cli]' for a progress bar)", file=sys.stderr)
         else:
             self.bar = tqdm(total=total, initial=initial, unit="it", smoothing=0.1,
                             dynamic_ncols=True)
@@ -365,7 +365,8 @@ def plot_losses(run, path):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        print("crnn: --plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+        from ._optional import missing_message
+        print(f"crnn: {missing_message('matplotlib', '--plot')}", file=sys.stderr)
         return
     from ._files import atomic_write
     losses = np.asarray(run.losses) / chartrain.LN2

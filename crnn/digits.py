@@ -18,10 +18,12 @@ __all__ = ["main"]
 
 def main():
     """Run ``python -m crnn.digits``: the three fits, each one's accuracy and time."""
-    import joblib
-    from sklearn.datasets import load_digits
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
+    from ._optional import require
+    what = "python -m crnn.digits"
+    joblib = require("joblib", what)
+    load_digits = require("sklearn.datasets", what).load_digits
+    LogisticRegression = require("sklearn.linear_model", what).LogisticRegression
+    GridSearchCV = require("sklearn.model_selection", what).GridSearchCV
 
     from .sklearn import RNNClassifier
 
@@ -67,4 +69,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ImportError as error:  # scikit-learn missing: say how to get it
+        raise SystemExit(f"crnn.digits: {error}") from None

@@ -61,11 +61,8 @@ def _layer_tensors(rnn, names):
 
 
 def _onnx():
-    try:
-        import onnx
-    except ImportError:
-        raise ImportError("ONNX export needs the onnx package: pip install onnx") from None
-    return onnx
+    from ._optional import require
+    return require("onnx", "ONNX export")
 
 
 def build_model(rnn, sequence_lens=False):

@@ -22,9 +22,16 @@ read a 2-D X as samples of independent features, with the reason each
 conflicts with sequences.
 """
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+
+
+from ._optional import missing_message
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
+except ImportError as error:
+    raise ImportError(missing_message("sklearn", "crnn.sklearn")) from error
 
 from .fit import OPTIMIZERS
 from .rnn import CELLS

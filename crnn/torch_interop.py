@@ -105,15 +105,20 @@ def load_state_dict(rnn, state, rnn_prefix=None, linear_prefix=None):
             rnn._assign(p.name, values[p.torch_names[0]])
 
 
+def _torch(what):
+    from ._optional import require
+    return require("torch", what)
+
+
 def _module_class(cell):
-    import torch
+    torch = _torch("converting to or from PyTorch")
     return {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
 
 
 def from_torch(cls, rnn_module, linear=None):
     """A crnn model of class ``cls`` (RNN, LSTM or GRU) with the weights of
     the matching torch module and, if given, ``nn.Linear``."""
-    import torch
+    torch = _torch(f"{cls.__name__}.from_torch")
     module_class = _module_class(cls.cell)
     if type(rnn_module) is not module_class or not (linear is None
                                                     or isinstance(linear, torch.nn.Linear)):
@@ -150,7 +155,7 @@ def from_torch(cls, rnn_module, linear=None):
 def to_torch(rnn):
     """``nn.RNN``, ``nn.LSTM`` or ``nn.GRU``, and ``nn.Linear`` (None without
     an output layer), computing what ``rnn`` computes."""
-    import torch
+    torch = _torch("to_torch")
     dtype = torch.float32 if rnn.dtype == np.float32 else torch.float64
     options = {"nonlinearity": rnn.nonlinearity} if rnn.cell == "rnn" else {}
     module = _module_class(rnn.cell)(rnn.input_size, rnn.hidden_size,

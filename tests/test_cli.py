@@ -203,7 +203,8 @@ def test_plot_says_how_to_get_matplotlib_when_missing(corpus, tmp_path, capsys, 
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     status, _ = train(corpus, tmp_path, "--iterations", "30", "--plot", str(tmp_path / "l.png"))
     assert status == 0
-    assert "--plot needs matplotlib: pip install matplotlib" in capsys.readouterr().err
+    assert "--plot needs matplotlib, which is not installed: pip install 'crnn[plot]'" in \
+        capsys.readouterr().err
     assert not (tmp_path / "l.png").exists()
 
 
