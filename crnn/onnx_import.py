@@ -1,0 +1,120 @@
+"""Models in from ONNX: ``crnn.from_onnx(path)`` reads a graph whose
+recurrent layers are ONNX ``RNN``, ``LSTM`` and ``GRU`` nodes and returns the
+crnn model that computes what the graph computes, run with NumPy alone
+afterwards (``onnx`` is needed only to read the file: ``pip install
+'crnn[onnx]'``).
+
+What a graph may hold: one input X (T, B, F) or (B, T, F), and optionally
+``sequence_lens`` (B,); stacked recurrent nodes, forward, reverse or
+bidirectional, either ``layout``, with zero initial states (absent, or made
+by ConstantOfShape, Expand or a constant of zeros), crnn's activations
+(Tanh or Relu for RNN, Sigmoid/Tanh/Tanh for LSTM, Sigmoid/Tanh for GRU)
+and a GRU's ``linear_before_reset=1`` (PyTorch's form); between them the
+plumbing exporters write (Transpose, Squeeze, Unsqueeze, Reshape, Concat,
+Shape, Gather, Slice, Expand, ConstantOfShape, Cast, Identity, Range, Less,
+Mul by a mask of the steps within each length); and an output layer,
+MatMul and Add, or none. The graph is read by following what each value is
+(the input, a layer's states in some axis order, the sizes of T or B, zeros,
+a mask of lengths) rather than by matching one exporter's pattern; a value
+that is none of these, another operator, or an attribute crnn cannot
+reproduce exactly, is refused with an error naming the node.
+
+ONNX stacks the gates in its own orders (an LSTM's i, o, f, c; a GRU's z, r,
+h): crnn.onnx.OPERATORS gives crnn's blocks in that order, read here the
+other way. Biases: ONNX keeps an input and a recurrent bias per gate; crnn
+their sum, but for a GRU's h gate, whose recurrent bias stays apart (bhn).
+"""
+import numpy as np
+
+from ._onnx_reader import Reader, Refused, Seq
+from ._optional import require
+from .onnx import OPERATORS
+
+__all__ = ["from_onnx"]
+
+# ---- the model -------------------------------------------------------------
+
+def _crnn_gates(W, order):
+    """W (G*H, ...) in ONNX's gate order -> crnn's."""
+    blocks = np.split(W, len(order))
+    out = [None] * len(order)
+    for onnx_place, crnn_block in enumerate(order):
+        out[crnn_block] = blocks[onnx_place]
+    return np.concatenate(out)
+
+
+def _model(reader, graph_output):
+    from .rnn import CELLS
+    if not reader.layers:
+        raise Refused("the graph holds no RNN, LSTM or GRU node")
+    out = reader.value(graph_output)
+    top = ("top", len(reader.layers) - 1)
+    if not isinstance(out, Seq) or out.source not in ("output", top):
+        raise Refused(f"the graph's first output {graph_output!r} must be the output layer's "
+                      "result or the top layer's output")
+    named = reader.axes(out)
+    if named[:2] not in (("T", "B"), ("B", "T")) or len(named) != 3:
+        raise Refused(f"the graph's output must have axes (T, B, features) or (B, T, "
+                      f"features), got {named}")
+    batch_first = named[:2] == ("B", "T")
+    if reader.x_axes != named[:2]:
+        raise NotImplementedError("the graph's input and output put time and batch in "
+                                  "different orders; crnn's batch_first holds for both")
+    if reader.lengths and out.source == "output" and not out.masked:
+        raise NotImplementedError("the graph's output layer gives its bias at the steps past "
+                                  "each length, where crnn gives zeros")
+    first = reader.layers[0]
+    cell, H, D = first["cell"], first["H"], first["D"]
+    O = None if out.source == top else reader.output[0].shape[1]
+    bias = all(layer["B"] is not None for layer in reader.layers)
+    model = CELLS[cell](reader.sizes["F"], O, H, num_layers=len(reader.layers),
+                        bidirectional=D == 2, bias=bias, batch_first=batch_first,
+                        dtype=np.float32, seed=0, **first["options"])
+    order = OPERATORS[cell][1]
+    for k, (_, d, w, r, b, bhn) in enumerate(model.layout.recurrent()):
+        layer = reader.layers[k // D]
+        model._assign(w, _crnn_gates(layer["W"][d], order))
+        model._assign(r, _crnn_gates(layer["R"][d], order))
+        if b:
+            input_bias, recurrent_bias = np.split(layer["B"][d], 2)
+            input_bias = _crnn_gates(input_bias, order)
+            recurrent_bias = _crnn_gates(recurrent_bias, order)
+            if cell == "gru":  # the h gate's recurrent bias sits inside r * (...)
+                model._assign(b, input_bias + np.concatenate(
+                    [recurrent_bias[:2 * H], np.zeros(H, recurrent_bias.dtype)]))
+                model._assign(bhn, recurrent_bias[2 * H:])
+            else:
+                model._assign(b, input_bias + recurrent_bias)
+    if O is not None:
+        model._assign("Why", reader.output[0].T)
+        model._assign("by", reader.output[1])
+    return model.eval()
+
+
+def from_onnx(path):
+    """The crnn model (float32, in eval mode) computing what the ONNX graph at
+    ``path`` (or an onnx ModelProto) computes: ``predict(X, lengths,
+    per_step=True)`` on (N, T, F) gives the graph's first output, which must
+    be the output layer's result or the top layer's output. Anything crnn
+    cannot reproduce exactly raises ValueError or NotImplementedError naming
+    the node; a file that is not an ONNX model raises ValueError."""
+    onnx = require("onnx", "crnn.from_onnx")
+    if isinstance(path, onnx.ModelProto):
+        model = path
+    else:
+        try:
+            model = onnx.load(str(path))
+        except FileNotFoundError:
+            raise
+        except Exception as error:  # protobuf's DecodeError and its kin
+            raise ValueError(f"{path} is not an ONNX model: {error}") from None
+    try:
+        onnx.checker.check_model(model)
+    except Exception as error:
+        raise ValueError(f"{path if not isinstance(path, onnx.ModelProto) else 'the model'} "
+                         f"is not a valid ONNX model: {error}") from None
+    graph = model.graph
+    if not graph.output:
+        raise ValueError("the ONNX graph has no output")
+    reader = Reader(onnx, graph).run()
+    return _model(reader, graph.output[0].name)
