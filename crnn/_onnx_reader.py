@@ -24,10 +24,11 @@ class Seq:
     """A tensor that depends on the input: ``source`` is "X", ("Y", l) (a
     recurrent node's Y, axes T D B H in layout 0), ("top", l) (layer l's
     output, T B D*H), "linear" (the output layer's product) or "output";
-    ``axes`` names its axes in their current order."""
+    ``axes`` names its axes in their current order; ``masked``: zero past
+    each length; ``last``: the last step alone (its T axis gone)."""
 
-    def __init__(self, source, axes, masked=False):
-        self.source, self.axes, self.masked = source, tuple(axes), masked
+    def __init__(self, source, axes, masked=False, last=False):
+        self.source, self.axes, self.masked, self.last = source, tuple(axes), masked, last
 
 
 class Dims:
@@ -319,7 +320,7 @@ def _symbolic_transpose(reader, ins, attrs, where):
     axes = x.axes
     perm = list(reversed(range(len(axes)))) if perm is None else perm
     new = tuple(axes[p] for p in perm)
-    return [Seq(x.source, new, x.masked) if isinstance(x, Seq) else Mask(new)]
+    return [Seq(x.source, new, x.masked, x.last) if isinstance(x, Seq) else Mask(new)]
 
 
 def _symbolic_squeeze(reader, ins, attrs, where):
@@ -398,7 +399,19 @@ def _symbolic_gather(reader, ins, attrs, where):
     if isinstance(x, Dims) and isinstance(index, np.ndarray):
         picked = [x.items[int(i)] for i in np.atleast_1d(index)]
         return [Dims(picked)]
-    raise Refused(f"{where}: gathers from a tensor, not from a shape")
+    if isinstance(x, Seq) and x.source == ("top", len(reader.layers) - 1) and \
+            isinstance(index, np.ndarray) and index.ndim == 0 and not x.last:
+        named = reader.axes(x)
+        axis = attrs.get("axis", 0) % len(named)
+        T = reader.size("T")
+        if named[axis] == "T" and (int(index) == -1 or T is not None and int(index) == T - 1):
+            if reader.lengths:
+                raise NotImplementedError(f"{where}: takes the last step of every sequence "
+                                          "alike, where crnn takes each sequence's last step "
+                                          "within its length")
+            return [Seq(x.source, x.axes[:axis] + x.axes[axis + 1:], x.masked, True)]
+    raise Refused(f"{where}: gathers other than a size from a shape or the top layer's "
+                  "last step")
 
 
 def _symbolic_concat(reader, ins, attrs, where):
@@ -478,7 +491,7 @@ def _symbolic_matmul(reader, ins, attrs, where):
             raise Refused(f"{where}: its weights {W.shape} do not take the top layer's "
                           f"{layer['D'] * layer['H']} features")
         reader.output = [W, np.zeros(W.shape[1], W.dtype)]
-        return [Seq("linear", x.axes[:-1] + ("O",), x.masked)]
+        return [Seq("linear", x.axes[:-1] + ("O",), x.masked, x.last)]
     raise Refused(f"{where}: the one MatMul crnn reads is the output layer's, on the top "
                   "layer's output by a constant")
 
@@ -488,8 +501,21 @@ def _symbolic_add(reader, ins, attrs, where):
     if isinstance(x, Seq) and x.source == "linear" and isinstance(b, np.ndarray) \
             and b.shape in ((reader.output[0].shape[1],), (1, reader.output[0].shape[1])):
         reader.output[1] = reader.output[1] + b.reshape(-1)
-        return [Seq("output", x.axes, x.masked)]
+        return [Seq("output", x.axes, x.masked, x.last)]
     raise Refused(f"{where}: the one Add crnn reads is the output layer's bias")
+
+
+def _symbolic_gemm(reader, ins, attrs, where):
+    x, W, b = (ins + [None])[:3]
+    if attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0 or \
+            attrs.get("transA", 0) or not isinstance(W, np.ndarray) or \
+            not (b is None or isinstance(b, np.ndarray)):
+        raise Refused(f"{where}: a Gemm other than the output layer's (alpha = beta = 1, "
+                      "constant weights and bias)")
+    weights = W.T if attrs.get("transB", 0) else W
+    (out,) = _symbolic_matmul(reader, [x, weights], {}, where)
+    return _symbolic_add(reader, [out, np.zeros(weights.shape[1], weights.dtype)
+                                  if b is None else b], {}, where)
 
 
 def _symbolic_mul(reader, ins, attrs, where):
@@ -517,5 +543,6 @@ SYMBOLIC = {
     "Slice": _symbolic_slice, "ConstantOfShape": _symbolic_zeros_from_shape,
     "Expand": _symbolic_expand, "Range": _symbolic_range, "Cast": _symbolic_cast,
     "Less": _symbolic_less, "MatMul": _symbolic_matmul, "Add": _symbolic_add,
+    "Gemm": _symbolic_gemm,
     "Mul": _symbolic_mul,
 }

@@ -13,7 +13,7 @@ and a GRU's ``linear_before_reset=1`` (PyTorch's form); between them the
 plumbing exporters write (Transpose, Squeeze, Unsqueeze, Reshape, Concat,
 Shape, Gather, Slice, Expand, ConstantOfShape, Cast, Identity, Range, Less,
 Mul by a mask of the steps within each length); and an output layer,
-MatMul and Add, or none. The graph is read by following what each value is
+MatMul and Add (or Gemm) on every step or on the last step alone, or none. The graph is read by following what each value is
 (the input, a layer's states in some axis order, the sizes of T or B, zeros,
 a mask of lengths) rather than by matching one exporter's pattern; a value
 that is none of these, another operator, or an attribute crnn cannot
@@ -53,11 +53,12 @@ def _model(reader, graph_output):
         raise Refused(f"the graph's first output {graph_output!r} must be the output layer's "
                       "result or the top layer's output")
     named = reader.axes(out)
-    if named[:2] not in (("T", "B"), ("B", "T")) or len(named) != 3:
+    if out.last and named[:1] != ("B",) or not out.last and (
+            named[:2] not in (("T", "B"), ("B", "T")) or len(named) != 3):
         raise Refused(f"the graph's output must have axes (T, B, features) or (B, T, "
-                      f"features), got {named}")
-    batch_first = named[:2] == ("B", "T")
-    if reader.x_axes != named[:2]:
+                      f"features), or (B, features) for the last step, got {named}")
+    batch_first = reader.x_axes == ("B", "T")
+    if not out.last and reader.x_axes != named[:2]:
         raise NotImplementedError("the graph's input and output put time and batch in "
                                   "different orders; crnn's batch_first holds for both")
     if reader.lengths and out.source == "output" and not out.masked:
@@ -93,11 +94,14 @@ def _model(reader, graph_output):
 
 def from_onnx(path):
     """The crnn model (float32, in eval mode) computing what the ONNX graph at
-    ``path`` (or an onnx ModelProto) computes: ``predict(X, lengths,
-    per_step=True)`` on (N, T, F) gives the graph's first output, which must
-    be the output layer's result or the top layer's output. Anything crnn
-    cannot reproduce exactly raises ValueError or NotImplementedError naming
-    the node; a file that is not an ONNX model raises ValueError."""
+    ``path`` (or an onnx ModelProto) computes in its first output: every
+    step's output layer, which ``predict(X, lengths, per_step=True)`` gives
+    on (N, T, F); the output layer on the last step alone (a Gather of step
+    -1, then MatMul and Add or a Gemm), which ``predict(X)`` gives; or the
+    top layer's output without an output layer, which ``forward_batch``
+    gives in the graph's layout. Anything crnn cannot reproduce exactly
+    raises ValueError or NotImplementedError naming the node; a file that is
+    not an ONNX model raises ValueError."""
     onnx = require("onnx", "crnn.from_onnx")
     if isinstance(path, onnx.ModelProto):
         model = path

@@ -63,7 +63,8 @@ def test_a_round_trip_gives_back_the_same_model(cell, layers, bidirectional, bat
     assert_close(predicted(back, X, batch_first, seq_lens), ort_outputs(path, feed)[0])
 
 
-def torch_graph(tmp_path, cell, bidirectional, layers, batch_first, output, dynamo):
+def torch_graph(tmp_path, cell, bidirectional, layers, batch_first, output, dynamo,
+                last=False):
     torch = pytest.importorskip("torch")
     if dynamo:
         pytest.importorskip("onnxscript")
@@ -78,6 +79,8 @@ def torch_graph(tmp_path, cell, bidirectional, layers, batch_first, output, dyna
 
         def forward(self, x):
             y, _ = self.rnn(x)
+            if last:  # many-to-one: the output layer on the last step (Gather, Gemm)
+                y = y[:, -1] if batch_first else y[-1]
             return self.out(y) if self.out is not None else y
 
     torch.manual_seed(layers)
@@ -115,6 +118,35 @@ def test_pytorch_dynamo_exports(cell, bidirectional, layers, batch_first, tmp_pa
     model = crnn.from_onnx(path)
     X = np.random.default_rng(1).standard_normal(x.shape).astype(np.float32)
     assert_close(predicted(model, X, batch_first), ort_outputs(path, {"X": X})[0])
+
+
+@pytest.mark.parametrize("dynamo", [False, True], ids=["torchscript", "dynamo"])
+@pytest.mark.parametrize("cell,bidirectional,batch_first", [
+    ("LSTM", True, False), ("GRU", False, True), ("RNN", True, True), ("GRU", True, False)])
+def test_many_to_one_the_last_step_through_gemm(cell, bidirectional, batch_first, dynamo,
+                                                 tmp_path):
+    """PyTorch's out(y[-1]): a Gather of the last step, then a Gemm (or
+    MatMul and Add): predict's (N, O), from each sequence's last step."""
+    if dynamo and cell == "RNN":
+        pytest.skip("the dynamo exporter writes nn.RNN step by step (refused, tested below)")
+    path, x = torch_graph(tmp_path, cell, bidirectional, 2, batch_first, True, dynamo,
+                          last=True)
+    model = crnn.from_onnx(path)
+    X = np.random.default_rng(2).standard_normal(x.shape).astype(np.float32)
+    expected = ort_outputs(path, {"X": X})[0]
+    assert expected.shape == (X.shape[0 if batch_first else 1], 3)
+    assert_close(model.predict(X if batch_first else X.transpose(1, 0, 2)), expected)
+
+
+def test_a_gemm_that_scales_is_refused(tmp_path):
+    path, _ = torch_graph(tmp_path, "GRU", False, 1, False, True, False, last=True)
+    model = onnx.load(str(path))
+    gemm = node_of(model, "Gemm")
+    kept = [a for a in gemm.attribute if a.name != "alpha"]
+    del gemm.attribute[:]
+    gemm.attribute.extend(kept + [onnx.helper.make_attribute("alpha", 2.0)])
+    with pytest.raises(ValueError, match="Gemm other than the output layer's"):
+        crnn.from_onnx(model)
 
 
 def test_an_elman_rnn_written_step_by_step_is_refused_with_the_way_out(tmp_path):
