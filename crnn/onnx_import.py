@@ -5,19 +5,21 @@ afterwards (``onnx`` is needed only to read the file: ``pip install
 'crnn[onnx]'``).
 
 What a graph may hold: one input X (T, B, F) or (B, T, F), and optionally
-``sequence_lens`` (B,); stacked recurrent nodes, forward, reverse or
-bidirectional, either ``layout``, with zero initial states (absent, or made
-by ConstantOfShape, Expand or a constant of zeros), crnn's activations
-(Tanh or Relu for RNN, Sigmoid/Tanh/Tanh for LSTM, Sigmoid/Tanh for GRU)
-and a GRU's ``linear_before_reset=1`` (PyTorch's form); between them the
-plumbing exporters write (Transpose, Squeeze, Unsqueeze, Reshape, Concat,
-Shape, Gather, Slice, Expand, ConstantOfShape, Cast, Identity, Range, Less,
-Mul by a mask of the steps within each length); and an output layer,
-MatMul and Add (or Gemm) on every step or on the last step alone, or none. The graph is read by following what each value is
-(the input, a layer's states in some axis order, the sizes of T or B, zeros,
-a mask of lengths) rather than by matching one exporter's pattern; a value
-that is none of these, another operator, or an attribute crnn cannot
-reproduce exactly, is refused with an error naming the node.
+``sequence_lens`` (B,); stacked recurrent nodes, forward or bidirectional
+(a reverse-only layer has no crnn equivalent), either ``layout``, with zero
+initial states (absent, or made by ConstantOfShape, Expand or a constant of
+zeros), crnn's activations (Tanh or Relu for RNN, Sigmoid/Tanh/Tanh for
+LSTM, Sigmoid/Tanh for GRU) and a GRU's ``linear_before_reset=1``
+(PyTorch's form); between them the plumbing exporters write (Transpose,
+Squeeze, Unsqueeze, Reshape, Concat, Shape, Gather, Slice, Expand,
+ConstantOfShape, Cast, Identity, Range, Less, Mul by a mask of the steps
+within each length); and an output layer, MatMul and Add (or a Gemm) on
+every step or on the last step alone, or none. The graph is read by
+following what each value is (the input, a layer's states in some axis
+order, the sizes of T or B, zeros, a mask of lengths) rather than by
+matching one exporter's pattern; a value that is none of these, another
+operator, or an attribute crnn cannot reproduce exactly, is refused with an
+error naming the node.
 
 ONNX stacks the gates in its own orders (an LSTM's i, o, f, c; a GRU's z, r,
 h): crnn.onnx.OPERATORS gives crnn's blocks in that order, read here the
