@@ -233,7 +233,9 @@ def _declared_model(path, archive, version):
 
 
 OPTIONS = {"num_layers": int, "nonlinearity": str, "bidirectional": bool, "bias": bool,
-           "dropout": float, "batch_first": bool, "init": str, "forget_bias": float}
+           "dropout": float, "batch_first": bool, "init": str, "forget_bias": float,
+           "many_to_one": str, "mask_value": float}
+NULLABLE = {"mask_value"}  # the options whose value may be None
 
 
 def _options(path, archive, model_class):
@@ -246,7 +248,7 @@ def _options(path, archive, model_class):
         raise ValueError(f"{path}: options are not JSON ({error})") from None
     if not isinstance(options, dict) or set(options) - set(model_class._DEFAULTS) or any(
             type(v) is not OPTIONS[k] and not (OPTIONS[k] is float and type(v) is int)
-            for k, v in options.items()):
+            and not (v is None and k in NULLABLE) for k, v in options.items()):
         raise ValueError(f"{path}: options must be a JSON object of "
                          f"{sorted(model_class._DEFAULTS)} with their types, got {options!r}")
     return options

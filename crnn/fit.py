@@ -73,8 +73,12 @@ class Dataset:
                                  f"input_size) or (N, T) of token ids with N, T >= 1, got "
                                  f"shape {_checks.shape_str(padded.shape)}")
             N, T = padded.shape[:2]
-            lengths = (np.full(N, T, dtype=np.int64) if lengths is None
-                       else _checks.check_lengths(lengths, T, N))
+            if lengths is not None:
+                lengths = _checks.check_lengths(lengths, T, N)
+            elif model.mask_value is not None:
+                lengths = _masked_lengths(padded, model.mask_value, name)
+            else:
+                lengths = np.full(N, T, dtype=np.int64)
             sequences = [padded[i, :n] for i, n in enumerate(lengths)]
         for i, x in enumerate(sequences):
             tokens = x.ndim == 1 and _checks.is_token_ids(x)
@@ -157,6 +161,30 @@ class Dataset:
         return part
 
 
+def _masked_lengths(padded, mask_value, name):
+    """(N,) lengths of a padded (N, T, I) or (N, T) array whose padding is
+    the trailing steps equal to ``mask_value`` (every feature of a step, or
+    its token id); a sequence all padding, or one with a masked step before
+    an unmasked one (which Keras skips and crnn cannot), is refused."""
+    masked = padded == mask_value
+    if padded.ndim == 3:
+        masked = masked.all(axis=2)                                  # (N, T)
+    N, T = masked.shape
+    kept = ~masked
+    lengths = T - np.argmax(kept[:, ::-1], axis=1)                  # past the last kept step
+    empty = np.flatnonzero(~kept.any(axis=1))
+    if len(empty):
+        raise ValueError(f"{name}[{empty[0]}] is all padding (every step equals the model's "
+                         f"mask_value={mask_value!r}): a sequence needs at least one step")
+    inside = masked & (np.arange(T)[None, :] < lengths[:, None])
+    if inside.any():
+        i, t = np.argwhere(inside)[0]
+        raise ValueError(f"{name}[{i}] step {t} equals the model's mask_value={mask_value!r} "
+                         f"but steps after it do not: crnn reads padding only at the end of "
+                         f"a sequence (give lengths, or set mask_value=None)")
+    return lengths.astype(np.int64)
+
+
 def batches(lengths, batch_size, rng, shuffle=True):
     """Lists of sequence indices, each of similar lengths: every index in
     exactly one. Shuffled (from ``rng``) before a stable sort by length and
@@ -169,9 +197,11 @@ def batches(lengths, batch_size, rng, shuffle=True):
     return cut
 
 
-def _batch_loss(model, data, Y, lengths, targets, loss):
-    """The mean loss over a batch's targets, dLoss/dY (T, B, O) and the
-    number of correct class predictions (None for floats)."""
+def _batch_loss(model, data, Y, features, lengths, targets, loss):
+    """The mean loss over a batch's targets, dLoss/dY (T, B, O), dLoss/d of
+    the outputs read from the final states ``features`` (None when there are
+    none: see _forward), and the number of correct class predictions (None
+    for floats)."""
     T, B, O = Y.shape
     dY = np.zeros_like(Y)
     if data.per_step:
@@ -180,7 +210,8 @@ def _batch_loss(model, data, Y, lengths, targets, loss):
     else:
         t_index, b_index = lengths - 1, np.arange(B)                 # each one's last step
         wanted = targets
-    rows = Y[t_index, b_index]                                       # (n, O)
+    rows = (Y[t_index, b_index] if features is None                  # (n, O)
+            else model._final_outputs(features))
     if loss == "ce":
         value, d_rows = softmax_cross_entropy(rows[:, None], wanted[:, None], "mean")
         correct = int(np.sum(np.argmax(rows, axis=1) == wanted))
@@ -188,8 +219,10 @@ def _batch_loss(model, data, Y, lengths, targets, loss):
         value, d_rows = mean_squared_error(rows[:, None], wanted[:, None].astype(Y.dtype),
                                            "mean")
         correct = None
+    if features is not None:
+        return value, dY, d_rows[:, 0], correct, len(rows)
     dY[t_index, b_index] = d_rows[:, 0]
-    return value, dY, correct, len(rows)
+    return value, dY, None, correct, len(rows)
 
 
 def _check_options(model, data, loss, optimizer, lr, batch_size, epochs, validation_split,
@@ -266,12 +299,16 @@ def fit(model, X, y, *, lengths=None, loss=None, optimizer="adam", lr=None, batc
             total, correct, count = 0.0, 0, 0
             for indices in batches(data.lengths, batch_size, rng, shuffle):
                 X_b, lengths_b, targets_b = data.batch(model, indices)
-                Y = _forward(model, X_b, lengths_b)
-                value, dY, right, n = _batch_loss(model, data, Y, lengths_b, targets_b, loss)
+                Y, features = _forward(model, X_b, lengths_b, data)
+                value, dY, d_out, right, n = _batch_loss(model, data, Y, features, lengths_b,
+                                                         targets_b, loss)
                 if not math.isfinite(value):
                     raise FloatingPointError(f"the loss is {value} in epoch {epoch + 1}; the "
                                              "parameters were not updated by that batch")
-                grads = model.backward_batch(dY.swapaxes(0, 1) if model.batch_first else dY)
+                if d_out is None:
+                    grads = model.backward_batch(dY.swapaxes(0, 1) if model.batch_first else dY)
+                else:
+                    grads = model._backward_final_states(dY, d_out, features)
                 grads = {name: grads[name] for name in names}
                 if clip_norm is not None:
                     optim.clip_global_norm(grads, clip_norm)
@@ -325,33 +362,41 @@ def evaluate(model, data, loss, batch_size):
     """The mean loss over ``data``'s targets and the fraction of classes
     right (None for floats), in evaluation mode."""
     total, correct, count = 0.0, 0, 0
-    for _, Y, lengths_b, targets_b in _outputs(model, data, batch_size):
-        value, _, right, n = _batch_loss(model, data, Y, lengths_b, targets_b, loss)
+    for _, Y, features, lengths_b, targets_b in _outputs(model, data, batch_size):
+        value, _, _, right, n = _batch_loss(model, data, Y, features, lengths_b, targets_b,
+                                            loss)
         total, count = total + value * n, count + n
         correct += right or 0
     return total / count, (correct / count if data.classes else None)
 
 
 def _outputs(model, data, batch_size):
-    """(indices, Y (T, B, O), lengths, targets) of each batch of ``data``, in
-    length order, in evaluation mode, nothing kept for a backward."""
+    """(indices, Y (T, B, O), features, lengths, targets) of each batch of
+    ``data``, in length order, in evaluation mode, nothing kept for a
+    backward; features as _forward gives them."""
     training = model.training
     model.eval()
     try:
         for indices in batches(data.lengths, batch_size, None, shuffle=False):
             X_b, lengths_b, targets_b = data.batch(model, indices)
-            Y = _forward(model, X_b, lengths_b)
+            Y, features = _forward(model, X_b, lengths_b, data)
             model._engine.use_up()  # nothing kept for a backward
-            yield indices, Y, lengths_b, targets_b
+            yield indices, Y, features, lengths_b, targets_b
     finally:
         model.train(training)
 
 
-def _forward(model, X_b, lengths_b):
-    """Y (T, B, O) of a batch padded time first, whatever ``batch_first``."""
-    Y, _ = model.forward_batch(X_b.swapaxes(0, 1) if model.batch_first else X_b,
-                               lengths=lengths_b)
-    return Y.swapaxes(0, 1) if model.batch_first else Y
+def _forward(model, X_b, lengths_b, data):
+    """Y (T, B, O) of a batch padded time first, whatever ``batch_first``,
+    and the final states (B, 2H) that the outputs of one target per sequence
+    read when the model's many_to_one says so (else None)."""
+    X_b = X_b.swapaxes(0, 1) if model.batch_first else X_b
+    if data.per_step is not True and model._reads_final_states():
+        Y, _, h_n = model.forward_batch(X_b, lengths=lengths_b, return_state=True)
+        features = model._final_features(h_n)
+    else:
+        (Y, _), features = model.forward_batch(X_b, lengths=lengths_b), None
+    return (Y.swapaxes(0, 1) if model.batch_first else Y), features
 
 
 def predict(model, X, lengths=None, *, per_step=False, batch_size=256):
@@ -366,8 +411,9 @@ def predict(model, X, lengths=None, *, per_step=False, batch_size=256):
     N, O = len(data), model.output_size
     per_sequence = np.empty((N, O), dtype=model.dtype)
     steps = [None] * N
-    for indices, Y, lengths_b, _ in _outputs(model, data, batch_size):
-        per_sequence[indices] = Y[lengths_b - 1, np.arange(len(indices))]
+    for indices, Y, features, lengths_b, _ in _outputs(model, data, batch_size):
+        per_sequence[indices] = (Y[lengths_b - 1, np.arange(len(indices))] if features is None
+                                 else model._final_outputs(features))
         if per_step:
             for b, i in enumerate(indices):
                 steps[i] = Y[:lengths_b[b], b].copy()

@@ -21,6 +21,11 @@ __all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
 # a parameter's name: the seed's five, with a layer and direction suffix, or a GRU's bhn
 _PARAMETER_NAME = re.compile(r"(Wxh|Whh|bh|bhn)(_l[0-9]+)?(_reverse)?|Why|by")
 
+# what a sequence's one output (many-to-one) reads: the top layer's output at
+# its last step, or each direction's final state (the reverse one's after the
+# whole sequence, at step 0), Keras's Bidirectional(return_sequences=False)
+MANY_TO_ONE = ("last_step", "final_states")
+
 
 class Recurrent:
     """What the three cells share: ``RNN``, ``LSTM`` and ``GRU`` are this
@@ -46,19 +51,34 @@ class Recurrent:
 
     Each backward uses what its own forward stored last. Dropout (between
     layers) is on in training mode, the default; ``eval()`` turns it off.
+
+    A sequence's one output (``forward``, and ``fit``/``predict`` with one
+    target per sequence) is the output layer on what ``many_to_one`` names:
+    "last_step", the top layer's output at the sequence's last step (both
+    directions side by side: the reverse one has then seen that step alone),
+    or "final_states", each direction's final state: the forward one's after
+    the last step, the reverse one's after the whole sequence (Keras's
+    ``Bidirectional(..., return_sequences=False)``; PyTorch users write
+    ``cat(h_n[-2], h_n[-1])`` for it). With one direction they are the same.
+    ``mask_value``: in a padded array given to ``fit`` or ``predict``
+    without ``lengths``, the trailing steps whose features all equal it (or
+    whose token id does) are padding, and each sequence's length ends
+    before them (Keras's ``Masking`` and ``mask_zero``); None: no
+    padding is read from the values.
     """
 
     cell = None  # "rnn", "lstm" or "gru": crnn.layers.GATES's keys
     # the constructor's keyword options and their defaults, per cell
     _DEFAULTS = {"num_layers": 1, "bidirectional": False, "bias": True, "dropout": 0.0,
-                 "batch_first": False}
+                 "batch_first": False, "many_to_one": "last_step", "mask_value": None}
 
     _INITS = INITS  # the initialisations a cell takes
 
     @classmethod
     def _arguments(cls, input_size, output_size, hidden_size, *, num_layers=1,
                    bidirectional=False, bias=True, dropout=0.0, batch_first=False, init=None,
-                   dtype=np.float64, nonlinearity="tanh", forget_bias=0.0):
+                   dtype=np.float64, nonlinearity="tanh", forget_bias=0.0,
+                   many_to_one="last_step", mask_value=None):
         """The constructor's arguments checked, as a dict of the attributes
         they set, and the memory the parameters need checked against the
         machine's: nothing is built, so a checkpoint is checked with it too."""
@@ -76,6 +96,9 @@ class Recurrent:
              "init": _checks.check_choice("init", cls._DEFAULTS["init"] if init is None else init,
                                           cls._INITS),
              "forget_bias": _checks.check_real("forget_bias", forget_bias),
+             "many_to_one": _checks.check_choice("many_to_one", many_to_one, MANY_TO_ONE),
+             "mask_value": (None if mask_value is None
+                            else _checks.check_real("mask_value", mask_value)),
              "dtype": _checks.check_dtype(dtype)}
         if a["forget_bias"] and not a["bias"]:
             raise ValueError(f"forget_bias={forget_bias} needs the biases: bias=True")
@@ -224,6 +247,8 @@ class Recurrent:
         if self.output_size is None:
             raise ValueError("forward() reads an output layer, and this model has none "
                              "(output_size=None): use forward_batch()")
+        if self._reads_final_states():
+            return self._forward_final_states(inputs)
         if isinstance(inputs, (list, tuple)) and not self._dropping_out():
             result = self._engine.forward_steps(inputs)  # vectors read as they are
             if result is not None:
@@ -245,19 +270,73 @@ class Recurrent:
         """
         if type(learning_rate) is not float or not -math.inf < learning_rate < math.inf:
             learning_rate = _checks.check_real("learning_rate", learning_rate)  # finite
-        if self._engine.backward_steps(d_y, learning_rate):  # d_y read as it is
-            return dict(self._grads)
+        if not self._reads_final_states() and self._engine.backward_steps(d_y, learning_rate):
+            return dict(self._grads)  # d_y read as it is
         self._require_forward("forward", "backward")
         d_y = _checks.as_numeric_array("d_y", d_y)
         O = self.output_size
         if d_y.shape not in ((O, 1), (O,)):
             raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
                              f"got {_checks.shape_str(d_y.shape)}")
-        self._engine.backward(np.ascontiguousarray(d_y.reshape(1, O), dtype=self.dtype), None,
-                              False, None, "forward", "backward")
+        d_y = np.ascontiguousarray(d_y.reshape(1, O), dtype=self.dtype)
+        if self._reads_final_states():
+            self._backward_final_states(None, d_y, self._last_forward["features"],
+                                        ("forward", "backward"))
+        else:
+            self._engine.backward(d_y, None, False, None, "forward", "backward")
         self._engine.use_up()
         _core.sgd(self._param_flat, None, self._grad_flat, learning_rate, 0.0, False, 0.0)
         return dict(self._grads)
+
+    # ---- many-to-one from each direction's final state ----------------------
+
+    def _reads_final_states(self):
+        """Whether a sequence's one output reads the final states, not the
+        last step's output: many_to_one="final_states" with two directions."""
+        return self.many_to_one == "final_states" and self.layout.directions == 2
+
+    def _final_features(self, h_n):
+        """(B, 2H): the top layer's forward and reverse final states side by
+        side, from h_n (L*D, B, H) or an LSTM's (h_n, c_n)."""
+        h = h_n[0] if self.cell == "lstm" else h_n
+        return np.concatenate([h[-2], h[-1]], axis=1)
+
+    def _final_outputs(self, features):
+        """(B, O): the output layer on the final states ``features`` (B, 2H)."""
+        return features @ self.Why.T + self.by[:, 0]
+
+    def _backward_final_states(self, dY, d_out, features, names=None):
+        """BPTT of the last forward from the outputs d_out (B, O) read from the
+        final states ``features`` (B, 2H), and from dY on every step (None:
+        zeros): the gradients go into the model's arrays. ``names``: the
+        engine's (forward, backward) call names; None for forward_batch's."""
+        engine, H = self._engine, self.hidden_size
+        B = len(d_out)
+        d_features = d_out @ self.Why                                 # (B, 2H)
+        dh = np.zeros((self.layout.num_layers * 2, B, H), dtype=self.dtype)
+        dh[-2], dh[-1] = d_features[:, :H], d_features[:, H:]
+        if dY is None:
+            dY = np.zeros((engine.T, B, self.output_size), dtype=self.dtype)
+        if names is None:
+            grads = self.backward_batch(dY.swapaxes(0, 1) if self.batch_first else dY,
+                                        (dh, None) if self.cell == "lstm" else dh)
+        else:
+            engine.backward(dY, dh, False, None, *names)
+            grads = dict(self._grads)
+        grads["Why"] += d_out.T @ features
+        grads["by"] += d_out.sum(axis=0)[:, None]
+        return grads
+
+    def _forward_final_states(self, inputs):
+        """The seed API's forward read from the final states: (output (O, 1),
+        the final states side by side (2H, 1))."""
+        X = self._sequence_as_array(inputs)[:, None, :]
+        self._check_memory(len(X), 1)
+        masks = self._dropout_masks(len(X), 1)
+        _, _, h_n = self._engine.forward(X, None, None, masks, "forward", False, True)
+        features = self._final_features(h_n)
+        self._last_forward["features"] = features
+        return self._final_outputs(features).T.copy(), features.T.copy()
 
     def _sequence_as_array(self, inputs):
         """The seed's inputs as a (T, I) array: T steps of I numbers each, every
@@ -580,7 +659,8 @@ class RNN(Recurrent):
 
     ``RNN(input_size, output_size, hidden_size=64, *, num_layers=1,
     nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
-    batch_first=False, init="normal", dtype=np.float64, seed=None)``
+    batch_first=False, init="normal", many_to_one="last_step", mask_value=None,
+    dtype=np.float64, seed=None)``
 
     PyTorch's ``nn.RNN`` followed by an ``nn.Linear`` on every step (none
     with ``output_size=None``). ``init``: "normal" (weights N(0, 0.01^2), the
@@ -595,10 +675,12 @@ class RNN(Recurrent):
 
     def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
                  nonlinearity="tanh", bidirectional=False, bias=True, dropout=0.0,
-                 batch_first=False, init="normal", dtype=np.float64, seed=None):
+                 batch_first=False, init="normal", many_to_one="last_step", mask_value=None,
+                 dtype=np.float64, seed=None):
         self._build(input_size, output_size, hidden_size, num_layers=num_layers,
                     nonlinearity=nonlinearity, bidirectional=bidirectional, bias=bias,
-                    dropout=dropout, batch_first=batch_first, init=init, dtype=dtype, seed=seed)
+                    dropout=dropout, batch_first=batch_first, init=init, dtype=dtype, seed=seed,
+                    many_to_one=many_to_one, mask_value=mask_value)
 
 
 class LSTM(Recurrent):
@@ -612,7 +694,8 @@ class LSTM(Recurrent):
 
     ``LSTM(input_size, output_size, hidden_size=64, *, num_layers=1,
     bidirectional=False, bias=True, dropout=0.0, batch_first=False,
-    init="pytorch", forget_bias=0.0, dtype=np.float64, seed=None)``
+    init="pytorch", forget_bias=0.0, many_to_one="last_step", mask_value=None,
+    dtype=np.float64, seed=None)``
 
     Wxh{s} is (4H, IN), Whh{s} (4H, H), bh{s} (4H, 1): the sum of PyTorch's
     two biases. ``init``: "pytorch" (every weight and bias U(-1/sqrt(H),
@@ -629,11 +712,12 @@ class LSTM(Recurrent):
 
     def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
                  bidirectional=False, bias=True, dropout=0.0, batch_first=False,
-                 init="pytorch", forget_bias=0.0, dtype=np.float64, seed=None):
+                 init="pytorch", forget_bias=0.0, many_to_one="last_step", mask_value=None,
+                 dtype=np.float64, seed=None):
         self._build(input_size, output_size, hidden_size, num_layers=num_layers,
                     bidirectional=bidirectional, bias=bias, dropout=dropout,
                     batch_first=batch_first, init=init, dtype=dtype, seed=seed,
-                    forget_bias=forget_bias)
+                    forget_bias=forget_bias, many_to_one=many_to_one, mask_value=mask_value)
 
 
 class GRU(Recurrent):
@@ -647,7 +731,8 @@ class GRU(Recurrent):
 
     ``GRU(input_size, output_size, hidden_size=64, *, num_layers=1,
     bidirectional=False, bias=True, dropout=0.0, batch_first=False,
-    init="pytorch", dtype=np.float64, seed=None)``
+    init="pytorch", many_to_one="last_step", mask_value=None, dtype=np.float64,
+    seed=None)``
 
     Wxh{s} is (3H, IN) and Whh{s} (3H, H), gates r, z, n; bh{s} (3H, 1)
     holds b_ir + b_hr, b_iz + b_hz and b_in, and bhn{s} (H, 1) b_hn, which
@@ -661,10 +746,12 @@ class GRU(Recurrent):
 
     def __init__(self, input_size, output_size, hidden_size=64, *, num_layers=1,
                  bidirectional=False, bias=True, dropout=0.0, batch_first=False,
-                 init="pytorch", dtype=np.float64, seed=None):
+                 init="pytorch", many_to_one="last_step", mask_value=None, dtype=np.float64,
+                 seed=None):
         self._build(input_size, output_size, hidden_size, num_layers=num_layers,
                     bidirectional=bidirectional, bias=bias, dropout=dropout,
-                    batch_first=batch_first, init=init, dtype=dtype, seed=seed)
+                    batch_first=batch_first, init=init, dtype=dtype, seed=seed,
+                    many_to_one=many_to_one, mask_value=mask_value)
 
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
