@@ -26,10 +26,11 @@ from . import optim
 from ._core import available_kernels, get_kernel, get_num_threads, set_kernel, set_num_threads
 from .checkpoint import load as load_checkpoint
 from .checkpoint import save as save_checkpoint
+from .keras_import import from_keras
 from .onnx_import import from_onnx
 from .rnn import GRU, LSTM, RNN
 
-__all__ = ["GRU", "LSTM", "RNN", "available_kernels", "from_onnx", "get_kernel", "get_num_threads",
+__all__ = ["GRU", "LSTM", "RNN", "available_kernels", "from_keras", "from_onnx", "get_kernel", "get_num_threads",
            "load_checkpoint", "optim", "save_checkpoint", "set_kernel", "set_num_threads"]
 __version__ = "0.1.0"
 

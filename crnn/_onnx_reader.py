@@ -481,8 +481,10 @@ def _symbolic_matmul(reader, ins, attrs, where):
     if isinstance(x, Seq) and x.source == "X":
         raise Refused(f"{where}: multiplies the input itself, before any recurrent node: a "
                       "recurrence written out step by step (as PyTorch's dynamo exporter "
-                      "writes nn.RNN) has no RNN node for crnn to read; export it with "
-                      "torch.onnx.export(..., dynamo=False)")
+                      "writes nn.RNN, and Keras's export every recurrent layer) has no RNN "
+                      "node for crnn to read; export a PyTorch model with "
+                      "torch.onnx.export(..., dynamo=False), read a Keras model's .keras "
+                      "file with crnn.from_keras")
     top = ("top", len(reader.layers) - 1)
     if isinstance(x, Seq) and x.source == top and isinstance(W, np.ndarray) \
             and reader.axes(x)[-1] == "DH" and reader.output is None and W.ndim == 2:

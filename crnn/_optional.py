@@ -14,6 +14,8 @@ OPTIONAL = {
     "onnx": ("onnx", "onnx"),
     "onnxruntime": ("onnxruntime", "onnx"),
     "tqdm": ("tqdm", "cli"),
+    "h5py": ("h5py", "keras"),
+    "keras": ("keras", "keras"),
 }
 
 

@@ -21,7 +21,7 @@ from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["Layout", "Parameter", "suffix", "parameter_count"]
+__all__ = ["Layout", "Parameter", "suffix", "parameter_count", "split_biases"]
 
 # the C core's CRNN_TANH, CRNN_RELU
 NONLINEARITIES = {"tanh": 0, "relu": 1}
@@ -56,6 +56,19 @@ def parameter_count(input_size, hidden_size, output_size, num_layers=1, bidirect
     if output_size is not None:
         count += output_size * D * H + output_size
     return count
+
+
+def split_biases(cell, input_bias, recurrent_bias):
+    """crnn's (bh, bhn) of one layer and direction from the input and the
+    recurrent bias of each gate, (G*H,) in crnn's gate order, as PyTorch,
+    ONNX and Keras keep them: bh is their sum, but for a GRU's n gate, whose
+    recurrent bias sits inside r * (...) and stays apart as bhn (None for
+    the other cells). Summed in float64."""
+    ih, hh = (np.asarray(b, dtype=np.float64).reshape(-1) for b in (input_bias, recurrent_bias))
+    if cell != "gru":
+        return ih + hh, None
+    H = len(ih) // 3
+    return ih + np.concatenate([hh[:2 * H], np.zeros(H)]), hh[2 * H:]
 
 
 def _torch_suffix(layer, direction):

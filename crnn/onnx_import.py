@@ -30,6 +30,7 @@ import numpy as np
 
 from ._onnx_reader import Reader, Refused, Seq
 from ._optional import require
+from .layers import split_biases
 from .onnx import OPERATORS
 
 __all__ = ["from_onnx"]
@@ -79,15 +80,11 @@ def _model(reader, graph_output):
         model._assign(w, _crnn_gates(layer["W"][d], order))
         model._assign(r, _crnn_gates(layer["R"][d], order))
         if b:
-            input_bias, recurrent_bias = np.split(layer["B"][d], 2)
-            input_bias = _crnn_gates(input_bias, order)
-            recurrent_bias = _crnn_gates(recurrent_bias, order)
-            if cell == "gru":  # the h gate's recurrent bias sits inside r * (...)
-                model._assign(b, input_bias + np.concatenate(
-                    [recurrent_bias[:2 * H], np.zeros(H, recurrent_bias.dtype)]))
-                model._assign(bhn, recurrent_bias[2 * H:])
-            else:
-                model._assign(b, input_bias + recurrent_bias)
+            bh, bh_n = split_biases(cell, *(_crnn_gates(half, order)
+                                            for half in np.split(layer["B"][d], 2)))
+            model._assign(b, bh)
+            if bhn:
+                model._assign(bhn, bh_n)
     if O is not None:
         model._assign("Why", reader.output[0].T)
         model._assign("by", reader.output[1])

@@ -17,6 +17,7 @@ module holding the two layers as ``self.rnn`` and ``self.linear``
 import numpy as np
 
 from . import _checks
+from .layers import split_biases
 
 __all__ = ["state_dict", "load_state_dict", "from_torch", "to_torch"]
 
@@ -92,15 +93,14 @@ def load_state_dict(rnn, state, rnn_prefix=None, linear_prefix=None):
         values[name] = _checks.as_numeric_array(key, _as_numpy(state[key]))
         if values[name].shape != _torch_shape(p):
             raise ValueError(f"{key} must have shape {_torch_shape(p)}, got {values[name].shape}")
-    H = rnn.hidden_size
     for p in rnn.layout.parameters:  # after every check: all or nothing changes
-        if p.role == "bhn":  # a GRU's b_hn, inside r * (...)
-            rnn._assign(p.name, values[p.torch_names[0]][2 * H:])
-        elif p.role == "bh" and rnn.cell == "gru":  # b_in alone in the n rows
-            ih, hh = (values[name].astype(np.float64) for name in p.torch_names)
-            rnn._assign(p.name, ih + np.concatenate([hh[:2 * H], np.zeros(H)]))
-        elif len(p.torch_names) > 1:
-            rnn._assign(p.name, sum(values[name].astype(np.float64) for name in p.torch_names))
+        if p.role == "bhn":
+            continue  # with its bh
+        if p.role == "bh":  # the sum of bias_ih and bias_hh, a GRU's b_hn apart
+            bh, bhn = split_biases(rnn.cell, *(values[name] for name in p.torch_names))
+            rnn._assign(p.name, bh)
+            if bhn is not None:
+                rnn._assign("bhn" + p.name[2:], bhn)
         else:
             rnn._assign(p.name, values[p.torch_names[0]])
 

@@ -70,3 +70,17 @@ def test_onnx_export_without_onnx(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r"ONNX export needs onnx.*crnn\[onnx\]"):
         crnn.onnx.export(model, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_keras_files_without_h5py(monkeypatch, tmp_path):
+    import json
+    import zipfile
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Sequential",
+                                                    "config": {"layers": []}}))
+        archive.writestr("model.weights.h5", b"")
+    hide(monkeypatch, "h5py")
+    with pytest.raises(ImportError, match=r"crnn.from_keras reading a .keras file needs h5py.*"
+                                          r"crnn\[keras\]"):
+        crnn.from_keras(path)
