@@ -1,4 +1,4 @@
-"""The command line: ``crnn train``, ``crnn sample``, ``crnn bench``. ::
+"""The command line: ``crnn train``, ``crnn sample``, ``crnn convert``, ``crnn bench``. ::
 
     crnn train                 # a GRU on the standard library's docstrings, < 1 minute
     crnn train book.txt --iterations 100000 --minutes 60 --checkpoint book.npz
@@ -6,6 +6,8 @@
     crnn train --cell lstm --layers 2 --hidden 128   # an LSTM, two layers
     crnn train --corpus builtins --cell rnn          # the small corpus, an Elman RNN
     crnn sample book.npz --length 300 --temperature 0.8 --prime "The "
+    crnn convert model.keras model.npz   # a Keras or ONNX file into a crnn checkpoint
+    crnn convert model.npz model.onnx    # a crnn checkpoint into ONNX
     crnn bench --config charrnn
 
 ``python -m crnn`` is the same; with no command it runs ``train``.
@@ -406,6 +408,43 @@ def sample(args):
     return 0
 
 
+# what crnn convert reads and writes, by the file's extension
+READS = (".keras", ".onnx", ".npz")
+WRITES = (".npz", ".onnx")
+
+
+def convert(args):
+    """A .keras, .onnx or crnn checkpoint (.npz) file into a crnn checkpoint
+    or an ONNX file, by their extensions."""
+    source, target = str(args.input), str(args.output)
+    read, write = (next((e for e in extensions if name.lower().endswith(e)), None)
+                   for name, extensions in ((source, READS), (target, WRITES)))
+    if read is None:
+        raise CLIError(f"{source}: crnn convert reads {', '.join(READS)} files (a Keras "
+                       "model, an ONNX graph or a crnn checkpoint), by their extension")
+    if write is None:
+        raise CLIError(f"{target}: crnn convert writes a crnn checkpoint (.npz) or an ONNX "
+                       "file (.onnx), by its extension")
+    try:
+        if read == ".keras":
+            from .keras_import import from_keras
+            model = from_keras(source, logits=args.logits)
+        elif read == ".onnx":
+            from .onnx_import import from_onnx
+            model = from_onnx(source)
+        else:
+            model = load_checkpoint(source).rnn
+        if write == ".npz":
+            checkpoint.save(target, model)
+        else:
+            from . import onnx
+            onnx.export(model, target, sequence_lens=model.mask_value is not None)
+    except (ValueError, TypeError, NotImplementedError, ImportError, OSError) as error:
+        raise CLIError(f"{source} -> {target}: {error}") from None
+    print(f"{source} -> {target}: {model!r}")
+    return 0
+
+
 def _add_train_options(t):
     """The options of ``crnn train``, on parser ``t``."""
     t.add_argument("file", nargs="?", default=argparse.SUPPRESS,
@@ -481,6 +520,15 @@ def parser():
                    help="the draw's seed, an integer 0 or more (default: a fresh draw each run)")
     s.add_argument("--last", action="store_true",
                    help="the model as training left it, not the best held-out one")
+    c = commands.add_parser("convert", help="a Keras or ONNX model into a crnn checkpoint, "
+                            "or a checkpoint into ONNX", formatter_class=HelpFormatter)
+    c.add_argument("input", help="a .keras file (Keras 3; read with h5py), an .onnx file "
+                                 "(needs onnx) or a crnn checkpoint (.npz)")
+    c.add_argument("output", type=output_file,
+                   help="a crnn checkpoint (.npz) or an ONNX file (.onnx), written atomically")
+    c.add_argument("--logits", action="store_true",
+                   help="a Keras model's final softmax or sigmoid is dropped: the model gives "
+                        "its logits (without this, such a Dense is refused)")
     commands.add_parser("bench", help="the benchmark (python -m crnn.bench --help)",
                         add_help=False)
     return top
@@ -502,7 +550,7 @@ def main(argv=None):
         args.given = {key for flag, key in flags.items()
                       if any(a == flag or a.startswith(flag + "=") for a in argv)}
     try:
-        return {"train": train, "sample": sample}[args.command](args)
+        return {"train": train, "sample": sample, "convert": convert}[args.command](args)
     except CLIError as error:
         print(f"crnn: error: {error}", file=sys.stderr)
         return 2

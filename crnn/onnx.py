@@ -134,6 +134,16 @@ def build_model(rnn, sequence_lens=False):
             nodes += _zero_past_lengths(helper, numpy_helper, initializers, elem, output, Y_TB,
                                         time_first_input)
         outputs.insert(0, helper.make_tensor_value_info("Y", elem, steps + [rnn.output_size]))
+        if rnn._reads_final_states():  # predict's one output per sequence: Why [h_fwd; h_rev]
+            top = f"Y_h_{L - 1}"                                          # (2, B, H)
+            initializers.append(numpy_helper.from_array(np.array([0, -1], dtype=np.int64),
+                                                        "shape_B_"))
+            nodes += [helper.make_node("Transpose", [top], ["finals_B2H"], perm=[1, 0, 2]),
+                      helper.make_node("Reshape", ["finals_B2H", "shape_B_"], ["finals"]),
+                      helper.make_node("MatMul", ["finals", "Why_T"], ["finals_projected"]),
+                      helper.make_node("Add", ["finals_projected", "by"], ["Y_final"])]
+            outputs.append(helper.make_tensor_value_info("Y_final", elem,
+                                                         ["B", rnn.output_size]))
     if rnn.batch_first:
         nodes.append(helper.make_node("Transpose", [Y_TB], ["Y"], perm=[1, 0, 2]))
     inputs = [helper.make_tensor_value_info("X", elem, steps + [rnn.input_size])]
@@ -171,7 +181,9 @@ def export(rnn, path, sequence_lens=False):
     rename), so a failure never leaves half a file. ``sequence_lens=True``
     gives the graph that input, for models run with lengths. The graph takes
     and gives data in the model's own layout (batch first with
-    ``batch_first``), and is float32 (a float64 model's weights are rounded,
+    ``batch_first``); its outputs are Y, h_n (and an LSTM's c_n), and for a
+    model reading its final states (``many_to_one="final_states"``, two
+    directions) Y_final (B, O), what ``predict`` gives. It is float32 (a float64 model's weights are rounded,
     with a warning): ONNX Runtime runs every file this writes."""
     data = build_model(rnn, sequence_lens).SerializeToString()
     atomic_write(path, lambda f: f.write(data))

@@ -341,3 +341,29 @@ def test_a_resume_of_a_tampered_run_is_refused_in_one_line(corpus, tmp_path, cap
         status, _ = train(corpus, tmp_path, "--iterations", "40", "--resume")
         err = capsys.readouterr().err
         assert status == 2 and re.search(message, err) and "Traceback" not in err, err
+
+
+def test_convert_a_checkpoint_and_what_it_cannot_read(tmp_path, capsys):
+    """crnn convert between crnn's own files (the Keras and ONNX ones are in
+    test_keras_import.py and test_onnx_import.py), and its refusals."""
+    import crnn
+    model = crnn.GRU(3, 2, 4, bidirectional=True, many_to_one="final_states", seed=0)
+    crnn.save_checkpoint(tmp_path / "a.npz", model)
+    assert cli.main(["convert", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]) == 0
+    assert "many_to_one='final_states'" in capsys.readouterr().out
+    back = crnn.load_checkpoint(tmp_path / "b.npz").rnn
+    np.testing.assert_array_equal(back._param_flat, model._param_flat)
+    for argv, message in [
+            (["a.txt", "b.npz"], r"a.txt: crnn convert reads .keras, .onnx, .npz files"),
+            (["a.npz", "b.h5"], r"b.h5: crnn convert writes a crnn checkpoint \(.npz\) or an "
+                                r"ONNX file"),
+            (["absent.keras", "b.npz"], r"absent.keras -> .*b.npz: no such file"),
+            (["absent.npz", "b.npz"], r"no such checkpoint: .*absent.npz")]:
+        argv = [str(tmp_path / a) for a in argv]
+        assert cli.main(["convert"] + argv) == 2
+        assert re.search(message, capsys.readouterr().err)
+    (tmp_path / "junk.onnx").write_bytes(b"\x00junk" * 20)
+    pytest.importorskip("onnx")
+    assert cli.main(["convert", str(tmp_path / "junk.onnx"), str(tmp_path / "c.npz")]) == 2
+    assert "junk.onnx is not an ONNX model" in capsys.readouterr().err
+    assert not (tmp_path / "c.npz").exists()

@@ -320,3 +320,25 @@ def test_kerass_own_onnx_export_is_refused_with_the_way_out(tmp_path):
         pytest.skip(f"Keras's ONNX export does not run here: {error}")
     with pytest.raises(ValueError, match=r"step by step.*crnn.from_keras"):
         crnn.from_onnx(path)
+
+
+def test_crnn_convert_keras_to_a_checkpoint_and_onnx(tmp_path, capsys):
+    """The command line: a .keras file into a crnn checkpoint, that into
+    ONNX; ONNX Runtime's Y_final is Keras's prediction (lengths from the mask
+    go in as sequence_lens)."""
+    from crnn import cli
+    onnxruntime = pytest.importorskip("onnxruntime")
+    keras_m, path = saved([L.Masking(), L.Bidirectional(L.LSTM(4)), L.Dense(3)], tmp_path)
+    assert cli.main(["convert", str(path), str(tmp_path / "m.npz")]) == 0
+    assert "many_to_one='final_states', mask_value=0.0" in capsys.readouterr().out
+    assert cli.main(["convert", str(tmp_path / "m.npz"), str(tmp_path / "m.onnx")]) == 0
+    X, lengths = data("Masking", np.random.default_rng(4))
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"),
+                                           providers=["CPUExecutionProvider"])
+    y_final = session.run(["Y_final"], {"X": X, "sequence_lens": lengths.astype(np.int32)})[0]
+    expected = np.asarray(keras_m.predict(X, verbose=0))
+    assert np.abs(y_final - expected).max() <= 1e-4 * np.abs(expected).max()
+    _, softmax = saved([L.GRU(4), L.Dense(2, activation="softmax")], tmp_path, name="s.keras")
+    assert cli.main(["convert", str(softmax), str(tmp_path / "s.npz")]) == 2
+    assert "activation='softmax'" in capsys.readouterr().err
+    assert cli.main(["convert", str(softmax), str(tmp_path / "s.npz"), "--logits"]) == 0

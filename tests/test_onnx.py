@@ -118,3 +118,21 @@ def test_astype_is_the_same_model_in_another_dtype():
     assert model.Whh.any()
     with pytest.raises(ValueError, match="float32 or float64, got float16"):
         model.astype(np.float16)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_model_reading_its_final_states_exports_them_as_y_final(cell, tmp_path):
+    """Y_final (B, O), the graph's last output, is what predict gives for a
+    bidirectional model with many_to_one="final_states", lengths or none."""
+    model = {"rnn": crnn.RNN, "lstm": crnn.LSTM, "gru": crnn.GRU}[cell](
+        4, 3, 5, num_layers=2, bidirectional=True, init="pytorch", batch_first=True,
+        many_to_one="final_states", dtype=np.float32, seed=1).eval()
+    rng = np.random.default_rng(0)
+    X, lengths = rng.standard_normal((6, 7, 4)).astype(np.float32), np.array([7, 1, 3, 5, 2, 7])
+    path = tmp_path / "final.onnx"
+    crnn.onnx.export(model, path, sequence_lens=True)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[-1].name == "Y_final"
+    y_final = session.run(["Y_final"], {"X": X, "sequence_lens": lengths.astype(np.int32)})[0]
+    expected = model.predict(X, lengths)
+    assert np.abs(y_final - expected).max() <= 1e-5 * np.abs(expected).max()

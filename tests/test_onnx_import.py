@@ -232,3 +232,14 @@ def test_a_graph_without_a_recurrent_node_is_refused(tmp_path):
                                    [X], [Y])
     with pytest.raises(ValueError, match="no RNN, LSTM or GRU node"):
         crnn.from_onnx(onnx.helper.make_model(graph))
+
+
+def test_crnn_convert_onnx_to_a_checkpoint(tmp_path, capsys):
+    from crnn import cli
+    rnn = crnn.LSTM(5, 3, 6, num_layers=2, bidirectional=True, init="pytorch",
+                    dtype=np.float32, seed=3)
+    crnn_onnx.export(rnn, tmp_path / "m.onnx")
+    assert cli.main(["convert", str(tmp_path / "m.onnx"), str(tmp_path / "m.npz")]) == 0
+    assert "LSTM(input_size=5, output_size=3, hidden_size=6" in capsys.readouterr().out
+    back = crnn.load_checkpoint(tmp_path / "m.npz").rnn
+    np.testing.assert_array_equal(back._param_flat, rnn._param_flat)
