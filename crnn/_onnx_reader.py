@@ -43,6 +43,14 @@ class Zeros:
     """A tensor of zeros whose shape follows the input's (initial states)."""
 
 
+class State:
+    """Rows [start, stop) of the graph input ``name`` (rows, B, H): initial
+    states given as an input, as forward_batch's h0 (or c0) is."""
+
+    def __init__(self, name, start, stop):
+        self.name, self.start, self.stop = name, start, stop
+
+
 class Lengths:
     """The graph's sequence_lens, with size-1 axes (None) added."""
 
@@ -89,8 +97,12 @@ class Reader:
         if not data:
             raise Refused("the graph takes no input sequence")
         x = data[0]  # the sequence; any other input is read only as an initial state
+        self.states = []  # per recurrent node: its initial (h, c), each a State or None (zeros)
         for other in data[1:]:
-            self.values[other.name] = Opaque(f"the graph input {other.name!r}")
+            dims = other.type.tensor_type.shape.dim
+            rows = dims[0].dim_value if len(dims) == 3 and dims[0].HasField("dim_value") else 0
+            self.values[other.name] = (State(other.name, 0, rows) if rows else
+                                       Opaque(f"the graph input {other.name!r}"))
         dims = x.type.tensor_type.shape.dim
         if len(dims) != 3:
             raise Refused(f"the input {x.name!r} must have 3 axes, (T, B, F) or (B, T, F), "
@@ -171,11 +183,17 @@ class Reader:
         if W is None or R is None:
             raise Refused(f"{where}: W and R are required")
         for state, name in ((h0, "initial_h"), (c0, "initial_c")):
-            if state is not None and not isinstance(state, Zeros) and not (
+            if isinstance(state, State) and layout != 0:
+                raise NotImplementedError(f"{where}: its {name} is a graph input in layout 1 "
+                                          "(B, D, H); crnn reads initial states as inputs in "
+                                          "layout 0, (D, B, H) rows of one (L*D, B, H) input")
+            if state is not None and not isinstance(state, (Zeros, State)) and not (
                     isinstance(state, np.ndarray) and not state.any()):
                 raise NotImplementedError(f"{where}: its {name} must be zeros (absent, or "
-                                          "made by ConstantOfShape): initial states given as "
-                                          "the graph's inputs or as constants are not read")
+                                          "made by ConstantOfShape) or rows of a graph input: "
+                                          "initial states given as nonzero constants are not "
+                                          "read")
+        self.states.append(tuple(v if isinstance(v, State) else None for v in (h0, c0)))
         if lengths is not None:
             if not isinstance(lengths, Lengths):
                 raise Refused(f"{where}: its sequence_lens must be the graph input "
@@ -429,6 +447,13 @@ def _symbolic_slice(reader, ins, attrs, where):
     x = ins[0]
     if isinstance(x, Zeros):
         return [x]
+    if isinstance(x, State) and all(isinstance(v, np.ndarray) for v in ins[1:4]) and (
+            len(ins) < 5 or ins[4] is None or np.all(ins[4] == 1)):
+        starts, ends, axes = (np.atleast_1d(v) for v in ins[1:4])
+        if axes.tolist() == [0] and len(starts) == len(ends) == 1:
+            rows = range(x.start, x.stop)[int(starts[0]):int(ends[0])]
+            if len(rows):
+                return [State(x.name, rows.start, rows.stop)]
     if isinstance(x, Dims) and all(isinstance(v, np.ndarray) or v is None for v in ins[1:]):
         picked = _slice([np.arange(len(x.items))] + list(ins[1:]))
         return [Dims([x.items[int(i)] for i in picked])]

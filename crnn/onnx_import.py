@@ -8,7 +8,7 @@ What a graph may hold: one input X (T, B, F) or (B, T, F), and optionally
 ``sequence_lens`` (B,); stacked recurrent nodes, forward or bidirectional
 (a reverse-only layer has no crnn equivalent), either ``layout``, with zero
 initial states (absent, or made by ConstantOfShape, Expand or a constant of
-zeros), crnn's activations (Tanh or Relu for RNN, Sigmoid/Tanh/Tanh for
+zeros) or given as inputs (forward_batch's h0), crnn's activations (Tanh or Relu for RNN, Sigmoid/Tanh/Tanh for
 LSTM, Sigmoid/Tanh for GRU) and a GRU's ``linear_before_reset=1``
 (PyTorch's form); between them the plumbing exporters write (Transpose,
 Squeeze, Unsqueeze, Reshape, Concat, Shape, Gather, Slice, Expand,
@@ -69,6 +69,7 @@ def _model(reader, graph_output):
                                   "each length, where crnn gives zeros")
     first = reader.layers[0]
     cell, H, D = first["cell"], first["H"], first["D"]
+    _check_states(reader, D)
     O = None if out.source == top else reader.output[0].shape[1]
     bias = all(layer["B"] is not None for layer in reader.layers)
     model = CELLS[cell](reader.sizes["F"], O, H, num_layers=len(reader.layers),
@@ -91,6 +92,25 @@ def _model(reader, graph_output):
     return model.eval()
 
 
+def _check_states(reader, D):
+    """Initial states given as graph inputs must be forward_batch's h0 (and
+    an LSTM's c0): every layer k reading rows [k*D, (k+1)*D) of one (L*D, B,
+    H) input, in layer order; or zeros for every layer."""
+    L = len(reader.layers)
+    for which, name in ((0, "initial_h"), (1, "initial_c")):
+        states = [layer_states[which] for layer_states in reader.states]
+        if all(state is None for state in states):
+            continue
+        inputs = {state.name for state in states if state is not None}
+        rows = [None if state is None else (state.start, state.stop) for state in states]
+        if len(inputs) != 1 or rows != [(k * D, (k + 1) * D) for k in range(L)] or \
+                reader.values[inputs.pop()].stop != L * D:
+            raise NotImplementedError(
+                f"the recurrent nodes' {name} must be rows [k*D, (k+1)*D) of one graph input "
+                f"(L*D, B, H) = ({L * D}, B, H) for every layer k, as forward_batch's "
+                f"h0{' and c0' if which else ''} are; got rows {rows} of {sorted(inputs)}")
+
+
 def from_onnx(path):
     """The crnn model (float32, in eval mode) computing what the ONNX graph at
     ``path`` (or an onnx ModelProto) computes in its first output: every
@@ -98,7 +118,10 @@ def from_onnx(path):
     on (N, T, F); the output layer on the last step alone (a Gather of step
     -1, then MatMul and Add or a Gemm), which ``predict(X)`` gives; or the
     top layer's output without an output layer, which ``forward_batch``
-    gives in the graph's layout. Anything crnn cannot reproduce exactly
+    gives in the graph's layout. Initial states given as graph inputs (in
+    layout 0, every layer's from one (L*D, B, H) input, as PyTorch's
+    exporter writes ``rnn(x, h0)``) are ``forward_batch``'s h0 (an LSTM's
+    ``(h0, c0)``), the same arrays. Anything crnn cannot reproduce exactly
     raises ValueError or NotImplementedError naming the node; a file that is
     not an ONNX model raises ValueError."""
     onnx = require("onnx", "crnn.from_onnx")

@@ -192,15 +192,58 @@ def test_attributes_crnn_cannot_reproduce_are_refused(attribute, value, error, m
         crnn.from_onnx(model)
 
 
-def test_initial_states_as_inputs_are_refused(tmp_path):
-    model = exported(tmp_path, "lstm")
+@pytest.mark.parametrize("cell,layers,bidirectional", [
+    ("RNN", 1, False), ("RNN", 2, True), ("LSTM", 1, True), ("LSTM", 2, True),
+    ("GRU", 2, False), ("GRU", 1, True)])
+def test_initial_states_as_graph_inputs_are_forward_batchs_h0(cell, layers, bidirectional,
+                                                               tmp_path):
+    """PyTorch's rnn(x, h0) exported: each node reads its layer's rows of the
+    graph's h0 (and c0), which crnn takes as forward_batch's h0."""
+    torch = pytest.importorskip("torch")
+    module = getattr(torch.nn, cell)(3, 4, num_layers=layers, bidirectional=bidirectional)
+    LD = layers * (2 if bidirectional else 1)
+
+    class WithStates(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = module
+
+        def forward(self, x, h0, c0=None):
+            return self.rnn(x, h0 if c0 is None else (h0, c0))[0]
+    rng = np.random.default_rng(5)
+    feed = {"X": rng.standard_normal((6, 2, 3)).astype(np.float32),
+            "h0": rng.standard_normal((LD, 2, 4)).astype(np.float32)}
+    if cell == "LSTM":
+        feed["c0"] = rng.standard_normal((LD, 2, 4)).astype(np.float32)
+    path = tmp_path / "states.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(WithStates(), tuple(torch.from_numpy(v) for v in feed.values()),
+                          str(path), dynamo=False, input_names=list(feed), output_names=["Y"],
+                          dynamic_axes={n: {0: "T", 1: "B"} if n == "X" else {1: "B"}
+                                        for n in feed})
+    model = crnn.from_onnx(path)
+    h0 = (feed["h0"], feed["c0"]) if cell == "LSTM" else feed["h0"]
+    assert_close(model.forward_batch(feed["X"], h0)[0], ort_outputs(path, feed)[0])
+
+
+def test_initial_states_crnn_cannot_take_are_refused(tmp_path):
+    """Layer 0 reading all of a two-layer model's h0; a nonzero constant."""
+    model = exported(tmp_path, "lstm", num_layers=2)
     lstm = node_of(model, "LSTM")
     model.graph.input.append(onnx.helper.make_tensor_value_info(
-        "h0", onnx.TensorProto.FLOAT, [1, None, 5]))
+        "h0", onnx.TensorProto.FLOAT, [2, None, 5]))
     while len(lstm.input) < 6:
         lstm.input.append("")
     lstm.input[5] = "h0"
-    with pytest.raises(NotImplementedError, match="initial_h must be zeros"):
+    with pytest.raises(NotImplementedError, match=r"initial_h must be rows \[k\*D, "
+                                                  r"\(k\+1\)\*D\) of one graph input"):
+        crnn.from_onnx(model)
+    lstm.input[5] = "ones"
+    model.graph.initializer.append(onnx.numpy_helper.from_array(
+        np.ones((1, 1, 5), np.float32), "ones"))
+    with pytest.raises(NotImplementedError, match=r"initial_h must be zeros .* or rows of a "
+                                                  "graph input"):
         crnn.from_onnx(model)
 
 
