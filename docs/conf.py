@@ -49,6 +49,12 @@ try:
     import sklearn
 except ImportError:
     sklearn = None
+import os
+os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3 on PyTorch, where both are
+try:
+    import keras
+except Exception:  # absent, or its backend is
+    keras = None
 """
 
 plot_include_source = False
