@@ -242,7 +242,9 @@ class Recurrent:
         inputs: a list of T vectors of ``input_size`` numbers (shape (I,) or
         (I, 1)), or an array (T, I). Starts from a zero hidden state.
         Returns ``output`` (O, 1) and ``h`` (D*H, 1), the top layer's output
-        at the last step (its hidden state, with one direction), new arrays.
+        at the last step (its hidden state, with one direction), new arrays;
+        with ``many_to_one="final_states"`` and two directions, ``h`` is the
+        two directions' final states side by side, which ``output`` reads.
         """
         if self.output_size is None:
             raise ValueError("forward() reads an output layer, and this model has none "
