@@ -90,7 +90,7 @@ _PARAMETERS = """
     num_layers : int, default=1
         Stacked recurrent layers.
     bidirectional : bool, default=False
-        Read each sequence both ways; the output reads both last states.
+        Read each sequence both ways.
     dropout : float, default=0.0
         Dropout between stacked layers while training.
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "adagrad"}, default="adam"
@@ -113,6 +113,11 @@ _PARAMETERS = """
         The model's floats.
     random_state : int, RandomState or None, default=None
         Seeds the initial weights, dropout and the batches' order.
+    many_to_one : {"last_step", "final_states"}, default="last_step"
+        What a sequence's output reads: the top layer's output at its last
+        step, or each direction's final state (the backward one's after the
+        whole sequence: Keras's bidirectional reading); the same with one
+        direction.
 """
 
 _ATTRIBUTES = """
@@ -136,11 +141,12 @@ class _RNNEstimator(BaseEstimator):
     def __init__(self, cell="gru", hidden_size=32, num_layers=1, bidirectional=False,
                  dropout=0.0, optimizer="adam", lr=1e-2, epochs=20, batch_size=32,
                  clip_norm=1.0, early_stopping=None, validation_split=0.0,
-                 dtype="float64", random_state=None):
+                 dtype="float64", random_state=None, many_to_one="last_step"):
         self.cell = cell
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
+        self.many_to_one = many_to_one
         self.dropout = dropout
         self.optimizer = optimizer
         self.lr = lr
@@ -179,6 +185,7 @@ class _RNNEstimator(BaseEstimator):
             self.model_ = CELLS[self.cell](self.n_features_in_, n_outputs, self.hidden_size,
                                            num_layers=self.num_layers,
                                            bidirectional=self.bidirectional,
+                                           many_to_one=self.many_to_one,
                                            dropout=self.dropout, dtype=self.dtype, seed=seed,
                                            **options)
             rate = {} if self.lr is None else {"lr": self.lr}  # None: the optimizer's own

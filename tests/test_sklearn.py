@@ -156,3 +156,15 @@ def test_partial_fit_refuses_what_does_not_continue_the_first_call(digits):
     model.fit(X[:50], y[:50])
     assert list(model.classes_) == list(range(10))
     model.partial_fit(X[50:100], y[50:100])
+
+
+def test_many_to_one_reaches_the_model():
+    """many_to_one="final_states": the estimator's model reads each
+    direction's final state, and its predictions are that model's."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 6, 3))
+    y = rng.standard_normal(20)
+    estimator = RNNRegressor(bidirectional=True, many_to_one="final_states", epochs=2,
+                             random_state=0).fit(X, y)
+    assert estimator.model_.many_to_one == "final_states"
+    np.testing.assert_allclose(estimator.predict(X), estimator.model_.predict(X)[:, 0])
