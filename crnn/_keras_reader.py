@@ -23,7 +23,7 @@ import numpy as np
 
 from ._optional import require
 
-__all__ = ["KerasLayer", "read"]
+__all__ = ["KerasLayer", "read", "malformed_as_value_error"]
 
 RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 # operations a functional graph holds to compute a Masking layer's mask
@@ -43,17 +43,31 @@ def read(model_or_path):
     to the output: a list of KerasLayer."""
     if isinstance(model_or_path, (str, os.PathLike)):
         config, arrays = _read_file(os.fspath(model_or_path))
-        return _chain(config, lambda key, entry, part: _file_weights(arrays, key, entry, part))
-    if not (hasattr(model_or_path, "get_layer") and hasattr(model_or_path, "get_config")):
+
+        def weights(key, entry, part):
+            return _file_weights(arrays, key, entry, part)
+    elif hasattr(model_or_path, "get_layer") and hasattr(model_or_path, "get_config"):
+        keras = require("keras", "crnn.from_keras")
+        config = keras.saving.serialize_keras_object(model_or_path)
+
+        def weights(key, entry, part):
+            layer = model_or_path.get_layer(entry["config"]["name"])
+            return [np.asarray(w) for w in (getattr(layer, part) if part else layer).get_weights()]
+    else:
         raise TypeError(f"crnn.from_keras takes a Keras model or the path of a .keras file, "
                         f"got {type(model_or_path).__name__}")
-    keras = require("keras", "crnn.from_keras")
-    config = keras.saving.serialize_keras_object(model_or_path)
+    return malformed_as_value_error(_chain, config, weights)
 
-    def weights(key, entry, part):
-        layer = model_or_path.get_layer(entry["config"]["name"])
-        return [np.asarray(w) for w in (getattr(layer, part) if part else layer).get_weights()]
-    return _chain(config, weights)
+
+def malformed_as_value_error(function, *args):
+    """``function(*args)``, a KeyError, IndexError, TypeError or
+    AttributeError of a config missing what it should hold turned into a
+    ValueError that says so."""
+    try:
+        return function(*args)
+    except (KeyError, IndexError, TypeError, AttributeError) as error:
+        raise ValueError(f"the Keras model's config is malformed where crnn reads it "
+                         f"({type(error).__name__}: {error})") from None
 
 
 # ---- the file -----------------------------------------------------------------

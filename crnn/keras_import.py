@@ -28,7 +28,7 @@ whole sequence: the model's ``many_to_one="final_states"``.
 """
 import numpy as np
 
-from ._keras_reader import RECURRENT, read
+from ._keras_reader import RECURRENT, malformed_as_value_error, read
 from .layers import split_biases
 
 __all__ = ["from_keras"]
@@ -222,7 +222,7 @@ def from_keras(model, *, logits=False):
     raise NotImplementedError naming them; a file that cannot be read, or
     weights of the wrong shapes, ValueError."""
     from .rnn import CELLS
-    embedding, mask, recurrent, dense = _layers(read(model), logits)
+    embedding, mask, recurrent, dense = malformed_as_value_error(_layers, read(model), logits)
     first = recurrent[0]
     cell, H, D = first["cell"], first["H"], first["D"]
     kernel0 = first["weights"][0][0]

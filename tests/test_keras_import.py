@@ -342,3 +342,25 @@ def test_crnn_convert_keras_to_a_checkpoint_and_onnx(tmp_path, capsys):
     assert cli.main(["convert", str(softmax), str(tmp_path / "s.npz")]) == 2
     assert "activation='softmax'" in capsys.readouterr().err
     assert cli.main(["convert", str(softmax), str(tmp_path / "s.npz"), "--logits"]) == 0
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda c: c["config"].__setitem__("layers", "none"), r"lists no layers"),
+    (lambda c: c["config"]["layers"][1]["config"].pop("layer"), r"malformed.*KeyError: 'layer'"),
+    (lambda c: c["config"]["layers"][1]["config"]["layer"]["config"].__setitem__("units", "4"),
+     r"units must be a positive integer, got '4'"),
+    (lambda c: c.__setitem__("class_name", "MyModel"), r"a Keras MyModel model"),
+], ids=["layers not a list", "Bidirectional without its layer", "units a string",
+        "subclassed model"])
+def test_a_malformed_config_raises_a_clear_error(edit, match, tmp_path):
+    import json
+    _, path = saved([L.Bidirectional(L.LSTM(4)), L.Dense(2)], tmp_path)
+
+    def replace(name, data):
+        if name != "config.json":
+            return data
+        config = json.loads(data)
+        edit(config)
+        return json.dumps(config).encode()
+    with pytest.raises((ValueError, NotImplementedError), match=match):
+        crnn.from_keras(rewrite(path, tmp_path / "edited.keras", replace))
