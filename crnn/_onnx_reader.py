@@ -227,16 +227,14 @@ class Reader:
             raise NotImplementedError(f"{where}: linear_before_reset=0 (reset applied before "
                                       "the product) is another GRU than crnn's and "
                                       "PyTorch's; only linear_before_reset=1 is read")
-        if direction == "reverse":
-            raise NotImplementedError(f"{where}: a reverse-only layer has no crnn "
-                                      "equivalent (crnn runs forward or both directions)")
-        if layer and D != self.layers[0]["D"] or layer and cell != self.layers[0]["cell"]:
-            raise Refused(f"{where}: every layer of a crnn model has the same cell and "
-                          "directions")
-        if layer and H != self.layers[0]["H"]:
-            raise Refused(f"{where}: every layer of a crnn model has the same hidden size")
+        if layer and cell != self.layers[0]["cell"]:
+            raise Refused(f"{where}: a {cell.upper()} over a {self.layers[0]['cell'].upper()}: "
+                          "a crnn model has one cell")
+        directions = {"forward": (0,), "reverse": (1,), "bidirectional": (0, 1)}.get(direction)
+        if directions is None:
+            raise Refused(f"{where}: direction={direction!r}")
         self.layers.append({"cell": cell, "W": W, "R": R, "B": B, "H": H, "D": D,
-                            "options": options})
+                            "directions": directions, "options": options})
         Y = Seq(("Y", layer), ("T", "D", "B", "H") if layout == 0 else ("B", "T", "D", "H"))
         return [Y, Opaque(where), Opaque(where)]  # Y_h, Y_c: refused wherever read
 

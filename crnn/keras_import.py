@@ -6,7 +6,8 @@ computes, run with NumPy alone afterwards. A file needs only h5py to read
 What a model may hold, in a Sequential or a functional chain: ``Input``;
 ``Embedding`` first (its table folds into the first layer's input weights,
 so token ids go in, as crnn takes them) or ``Masking``; recurrent layers of
-one kind, size and direction count: ``SimpleRNN`` (tanh or relu), ``LSTM``
+one kind (sizes and directions may differ from layer to layer: crnn pads
+them with zeros, see crnn._assemble): ``SimpleRNN`` (tanh or relu), ``LSTM``
 (tanh, sigmoid gates), ``GRU`` (tanh, sigmoid gates, ``reset_after=True``:
 PyTorch's formula), each alone or in ``Bidirectional(merge_mode="concat")``,
 every one but the last with ``return_sequences=True``; ``Dropout``
@@ -28,6 +29,7 @@ whole sequence: the model's ``many_to_one="final_states"``.
 """
 import numpy as np
 
+from ._assemble import ImportedLayer, assemble
 from ._keras_reader import RECURRENT, malformed_as_value_error, read
 from .layers import split_biases
 
@@ -198,12 +200,6 @@ def _layers(layers, logits):
     if not recurrent:
         raise NotImplementedError(f"the Keras model has no SimpleRNN, LSTM or GRU layer; "
                                   f"{SUPPORTED}")
-    first = recurrent[0]
-    for r in recurrent[1:]:
-        if (r["cell"], r["H"], r["D"], r["nonlinearity"]) != \
-                (first["cell"], first["H"], first["D"], first["nonlinearity"]):
-            raise _refuse(r["layer"], "crnn's layers share one cell, size, direction count and "
-                          f"activation, and it differs from {first['layer'].name!r}")
     return embedding, mask, recurrent, dense
 
 
@@ -221,49 +217,43 @@ def from_keras(model, *, logits=False):
     logits), which is otherwise refused. Layers crnn cannot reproduce exactly
     raise NotImplementedError naming them; a file that cannot be read, or
     weights of the wrong shapes, ValueError."""
-    from .rnn import CELLS
     embedding, mask, recurrent, dense = malformed_as_value_error(_layers, read(model), logits)
-    first = recurrent[0]
-    cell, H, D = first["cell"], first["H"], first["D"]
-    kernel0 = first["weights"][0][0]
-    if embedding is not None and kernel0.shape[0] != embedding.shape[1]:
-        raise ValueError(f"Keras layer {first['layer'].name!r}: its kernel reads "
-                         f"{kernel0.shape[0]} features, the Embedding gives {embedding.shape[1]}")
-    for k, r in enumerate(recurrent[1:], 1):
-        if r["weights"][0][0].shape[0] != D * H:
-            raise ValueError(f"Keras layer {r['layer'].name!r}: its kernel reads "
-                             f"{r['weights'][0][0].shape[0]} features, the layer below gives "
-                             f"{D * H}")
-    if dense is not None and dense[0].shape[0] != D * H:
+    features = embedding.shape[1] if embedding is not None else None
+    for r in recurrent:  # each kernel reads what the layer below gives
+        given = r["weights"][0][0].shape[0]
+        if features is not None and given != features:
+            raise ValueError(f"Keras layer {r['layer'].name!r}: its kernel reads {given} "
+                             f"features, the layer below gives {features}")
+        features = r["D"] * r["H"]
+    if dense is not None and dense[0].shape[0] != features:
         raise ValueError(f"the output Dense reads {dense[0].shape[0]} features, the top "
-                         f"recurrent layer gives {D * H}")
-    dtype = np.float64 if kernel0.dtype == np.float64 else np.float32
-    options = {"nonlinearity": first["nonlinearity"]} if cell == "rnn" else {}
-    crnn_model = CELLS[cell](
-        embedding.shape[0] if embedding is not None else kernel0.shape[0],
-        None if dense is None else dense[0].shape[1], H, num_layers=len(recurrent),
-        bidirectional=D == 2, bias=any(r["bias"] for r in recurrent), batch_first=True,
-        many_to_one="final_states" if D == 2 and not recurrent[-1]["sequences"] else "last_step",
-        mask_value=mask, dtype=dtype, seed=0, **options)
-    for k, d, w, r, b, bhn in crnn_model.layout.recurrent():
-        kernel, recurrent_kernel, bias = recurrent[k]["weights"][d]
-        if k == 0 and embedding is not None:  # x_t = table[id]: W x_t is column id of W table^T
-            kernel = embedding.astype(np.float64) @ kernel.astype(np.float64)
-        crnn_model._assign(w, _crnn_gates(kernel.T, cell))
-        crnn_model._assign(r, _crnn_gates(recurrent_kernel.T, cell))
-        for name in (b, bhn):  # a layer without biases among ones with them: zeros
-            if name is not None:
-                crnn_model.parameters()[name][...] = 0
-        if bias is not None:  # a GRU's: rows input, recurrent
-            bh, bh_n = split_biases(cell, *(_crnn_gates(half, cell) for half in (
-                bias if cell == "gru" else (bias, np.zeros_like(bias)))))
-            crnn_model._assign(b, bh)
-            if bhn is not None:
-                crnn_model._assign(bhn, bh_n)
-    if dense is not None:
-        crnn_model._assign("Why", dense[0].T)
-        crnn_model._assign("by", np.zeros(dense[0].shape[1]) if dense[1] is None else dense[1])
-    return crnn_model.eval()
+                         f"recurrent layer gives {features}")
+    kernel0 = recurrent[0]["weights"][0][0]
+    layers = []
+    for k, r in enumerate(recurrent):
+        weights = []
+        for kernel, recurrent_kernel, bias in r["weights"]:
+            if k == 0 and embedding is not None:  # x_t = table[id]: W x_t is W table^T's column
+                kernel = embedding.astype(np.float64) @ kernel.astype(np.float64)
+            bh = bh_n = None
+            if bias is not None:  # a GRU's: rows input, recurrent
+                bh, bh_n = split_biases(r["cell"], *(_crnn_gates(half, r["cell"]) for half in (
+                    bias if r["cell"] == "gru" else (bias, np.zeros_like(bias)))))
+            weights.append((_crnn_gates(kernel.T, r["cell"]),
+                            _crnn_gates(recurrent_kernel.T, r["cell"]), bh, bh_n))
+        layers.append(ImportedLayer(r["cell"], r["H"], tuple(range(r["D"])), tuple(weights),
+                                    r["nonlinearity"] if r["cell"] == "rnn" else None))
+    top = recurrent[-1]
+    try:
+        return assemble(
+            layers, embedding.shape[0] if embedding is not None else kernel0.shape[0],
+            None if dense is None else (dense[0].T, np.zeros(dense[0].shape[1])
+                                        if dense[1] is None else dense[1]),
+            batch_first=True, mask_value=mask,
+            many_to_one="final_states" if top["D"] == 2 and not top["sequences"] else "last_step",
+            dtype=np.float64 if kernel0.dtype == np.float64 else np.float32)
+    except NotImplementedError as error:
+        raise NotImplementedError(f"{error}; {SUPPORTED}") from None
 
 
 def _crnn_gates(W, cell):

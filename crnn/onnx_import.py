@@ -5,11 +5,13 @@ afterwards (``onnx`` is needed only to read the file: ``pip install
 'crnn[onnx]'``).
 
 What a graph may hold: one input X (T, B, F) or (B, T, F), and optionally
-``sequence_lens`` (B,); stacked recurrent nodes, forward or bidirectional
-(a reverse-only layer has no crnn equivalent), either ``layout``, with zero
-initial states (absent, or made by ConstantOfShape, Expand or a constant of
-zeros) or given as inputs (forward_batch's h0), crnn's activations (Tanh or Relu for RNN, Sigmoid/Tanh/Tanh for
-LSTM, Sigmoid/Tanh for GRU) and a GRU's ``linear_before_reset=1``
+``sequence_lens`` (B,); stacked recurrent nodes of one cell, forward,
+reverse or bidirectional, of any sizes (layers that differ in size or
+direction, or run in reverse only, become one crnn model padded with zeros:
+see crnn._assemble), either ``layout``, with zero initial states (absent,
+or made by ConstantOfShape, Expand or a constant of zeros) or given as
+inputs (forward_batch's h0), crnn's activations (Tanh or Relu for RNN,
+Sigmoid/Tanh/Tanh for LSTM, Sigmoid/Tanh for GRU) and a GRU's ``linear_before_reset=1``
 (PyTorch's form); between them the plumbing exporters write (Transpose,
 Squeeze, Unsqueeze, Reshape, Concat, Shape, Gather, Slice, Expand,
 ConstantOfShape, Cast, Identity, Range, Less, Mul by a mask of the steps
@@ -30,6 +32,7 @@ import numpy as np
 
 from ._onnx_reader import Reader, Refused, Seq
 from ._optional import require
+from ._assemble import ImportedLayer, assemble
 from .layers import split_biases
 from .onnx import OPERATORS
 
@@ -47,7 +50,6 @@ def _crnn_gates(W, order):
 
 
 def _model(reader, graph_output):
-    from .rnn import CELLS
     if not reader.layers:
         raise Refused("the graph holds no RNN, LSTM or GRU node")
     out = reader.value(graph_output)
@@ -67,40 +69,42 @@ def _model(reader, graph_output):
     if reader.lengths and out.source == "output" and not out.masked:
         raise NotImplementedError("the graph's output layer gives its bias at the steps past "
                                   "each length, where crnn gives zeros")
-    first = reader.layers[0]
-    cell, H, D = first["cell"], first["H"], first["D"]
-    _check_states(reader, D)
-    O = None if out.source == top else reader.output[0].shape[1]
-    bias = all(layer["B"] is not None for layer in reader.layers)
-    model = CELLS[cell](reader.sizes["F"], O, H, num_layers=len(reader.layers),
-                        bidirectional=D == 2, bias=bias, batch_first=batch_first,
-                        dtype=np.float32, seed=0, **first["options"])
+    _check_states(reader)
+    cell = reader.layers[0]["cell"]
     order = OPERATORS[cell][1]
-    for k, (_, d, w, r, b, bhn) in enumerate(model.layout.recurrent()):
-        layer = reader.layers[k // D]
-        model._assign(w, _crnn_gates(layer["W"][d], order))
-        model._assign(r, _crnn_gates(layer["R"][d], order))
-        if b:
-            bh, bh_n = split_biases(cell, *(_crnn_gates(half, order)
-                                            for half in np.split(layer["B"][d], 2)))
-            model._assign(b, bh)
-            if bhn:
-                model._assign(bhn, bh_n)
-    if O is not None:
-        model._assign("Why", reader.output[0].T)
-        model._assign("by", reader.output[1])
-    return model.eval()
+    layers = []
+    for layer in reader.layers:
+        weights = []
+        for d in range(layer["D"]):
+            bh = bh_n = None
+            if layer["B"] is not None:
+                bh, bh_n = split_biases(cell, *(_crnn_gates(half, order)
+                                                for half in np.split(layer["B"][d], 2)))
+            weights.append((_crnn_gates(layer["W"][d], order), _crnn_gates(layer["R"][d], order),
+                            bh, bh_n))
+        layers.append(ImportedLayer(cell, layer["H"], layer["directions"], tuple(weights),
+                                    layer["options"].get("nonlinearity")))
+    output = None if out.source == top else (reader.output[0].T, reader.output[1])
+    return assemble(layers, reader.sizes["F"], output, batch_first=batch_first,
+                    dtype=np.float32)
 
 
-def _check_states(reader, D):
+def _check_states(reader):
     """Initial states given as graph inputs must be forward_batch's h0 (and
     an LSTM's c0): every layer k reading rows [k*D, (k+1)*D) of one (L*D, B,
-    H) input, in layer order; or zeros for every layer."""
-    L = len(reader.layers)
+    H) input, in layer order, all layers of one size and direction; or zeros
+    for every layer."""
+    L, D = len(reader.layers), reader.layers[0]["D"]
     for which, name in ((0, "initial_h"), (1, "initial_c")):
         states = [layer_states[which] for layer_states in reader.states]
         if all(state is None for state in states):
             continue
+        if len({(layer["H"], layer["directions"]) for layer in reader.layers}) != 1 or \
+                reader.layers[0]["directions"] == (1,):
+            raise NotImplementedError(
+                f"the recurrent nodes' {name} are graph inputs, and the layers differ in "
+                "size or direction, or run in reverse only: crnn pads such layers with "
+                "zeros to one size and two directions, so its h0 would not be the graph's")
         inputs = {state.name for state in states if state is not None}
         rows = [None if state is None else (state.start, state.stop) for state in states]
         if len(inputs) != 1 or rows != [(k * D, (k + 1) * D) for k in range(L)] or \

@@ -57,6 +57,17 @@ MODELS = {
         L.Embedding(11, 5, mask_zero=True), L.SimpleRNN(4, return_sequences=True),
         L.Dense(2)],
     "no Dense, LSTM per step": lambda: [L.LSTM(4, return_sequences=True)],
+    # layers of different sizes and directions: padded with zeros in crnn
+    "LSTM 6 under LSTM 3 many-to-one": lambda: [L.LSTM(6, return_sequences=True), L.LSTM(3),
+                                                L.Dense(2)],
+    "Bidirectional GRU under GRU many-to-one": lambda: [
+        L.Bidirectional(L.GRU(4, return_sequences=True)), L.GRU(5), L.Dense(2)],
+    "Masking, SimpleRNN under Bidirectional SimpleRNN per step": lambda: [
+        L.Masking(), L.SimpleRNN(5, return_sequences=True),
+        L.Bidirectional(L.SimpleRNN(3, return_sequences=True)), L.Dense(2)],
+    "Embedding, Bidirectional LSTM 4 under LSTM 6 under Bidirectional LSTM 2": lambda: [
+        L.Embedding(11, 5), L.Bidirectional(L.LSTM(4, return_sequences=True)),
+        L.LSTM(6, return_sequences=True), L.Bidirectional(L.LSTM(2)), L.Dense(3)],
 }
 N, T, F, V = 6, 7, 5, 11
 
@@ -202,16 +213,19 @@ def test_keras_masks_inside_a_sequence_are_refused_at_predict(tmp_path):
                                                            "recurrent_activation='sigmoid'"),
     (lambda: [L.SimpleRNN(4, activation="sigmoid"), L.Dense(2)], r"activation='sigmoid'"),
     (lambda: [L.LSTM(4, return_sequences=True), L.GRU(4), L.Dense(2)],
-     r"'gru.*' \(GRU\): crnn's layers share one cell"),
-    (lambda: [L.LSTM(4, return_sequences=True), L.LSTM(5), L.Dense(2)],
-     r"share one cell, size"),
+     r"mix cells \(\['gru', 'lstm'\]\)"),
+    (lambda: [L.SimpleRNN(4, return_sequences=True), L.SimpleRNN(4, activation="relu"),
+              L.Dense(2)], r"mix activations"),
+    (lambda: [L.LSTM(6, return_sequences=True), L.LSTM(3, return_sequences=True)],
+     r"no output layer to read its own"),
     (lambda: [L.LSTM(4), L.Dense(3), L.Dense(2)], r"a layer after the output Dense"),
     (lambda: [L.LSTM(4, return_sequences=True), L.LayerNormalization(), L.Dense(2)],
      r"LayerNormalization"),
     (lambda: [L.Dense(4), L.LSTM(4)], r"a Dense before the recurrent layers"),
     (lambda: [L.Flatten(), L.Dense(2)], r"Flatten"),
 ], ids=["Conv1D", "go_backwards", "merge sum", "reset_after=False", "LSTM relu",
-        "SimpleRNN sigmoid", "mixed cells", "mixed sizes", "two Dense", "LayerNormalization",
+        "SimpleRNN sigmoid", "mixed cells", "mixed activations", "smaller top, no Dense",
+        "two Dense", "LayerNormalization",
         "Dense first", "no recurrent layer"])
 def test_what_crnn_cannot_reproduce_is_refused_by_name(layers, match, tmp_path):
     keras_m, path = saved(layers(), tmp_path)

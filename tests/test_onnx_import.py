@@ -179,7 +179,6 @@ def test_another_operator_is_refused_by_its_type_and_node(tmp_path):
 @pytest.mark.parametrize("attribute,value,error,match", [
     ("linear_before_reset", 0, NotImplementedError, "linear_before_reset=0"),
     ("clip", 3.0, ValueError, "clip"),
-    ("direction", "reverse", NotImplementedError, "reverse-only"),
     ("activations", ["Sigmoid", "Relu"], ValueError, "Sigmoid.*Tanh"),
 ])
 def test_attributes_crnn_cannot_reproduce_are_refused(attribute, value, error, match, tmp_path):
@@ -286,3 +285,58 @@ def test_crnn_convert_onnx_to_a_checkpoint(tmp_path, capsys):
     assert "LSTM(input_size=5, output_size=3, hidden_size=6" in capsys.readouterr().out
     back = crnn.load_checkpoint(tmp_path / "m.npz").rnn
     np.testing.assert_array_equal(back._param_flat, rnn._param_flat)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("lengths", [False, True])
+def test_reverse_only_layers_run_padded_with_a_zero_forward_half(cell, lengths, tmp_path):
+    """ONNX's direction="reverse" (crnn's own graph, its node edited): the
+    model is bidirectional with zero forward weights, which the output layer
+    reads through zero columns, and gives ONNX Runtime's outputs."""
+    rnn = CELLS[cell](4, 3, 5, num_layers=2, init="pytorch", dtype=np.float32, seed=1)
+    model = crnn_onnx.build_model(rnn, sequence_lens=lengths)
+    for node in model.graph.node:
+        if node.op_type in ("RNN", "LSTM", "GRU") and node.output[0] == "Y_1":
+            for attribute in node.attribute:
+                if attribute.name == "direction":
+                    attribute.s = b"reverse"
+    path = tmp_path / "reverse.onnx"
+    onnx.save(model, str(path))
+    back = crnn.from_onnx(path)
+    assert back.bidirectional and back.num_layers == 2
+    X = np.random.default_rng(3).standard_normal((7, 4, 4)).astype(np.float32)
+    feed = {"X": X}
+    n = None
+    if lengths:
+        n = np.array([7, 2, 5, 1])
+        feed["sequence_lens"] = n.astype(np.int32)
+    expected = ort_outputs(path, feed)[0]
+    got = back.forward_batch(X, lengths=n)[0]
+    assert_close(got, expected)
+
+
+def test_layers_of_different_sizes_and_directions_run_padded(tmp_path):
+    """Two PyTorch modules one over the other (a bidirectional LSTM of 6,
+    then a forward LSTM of 3, then a Linear): two LSTM nodes of their own
+    sizes, read into one padded crnn model."""
+    torch = pytest.importorskip("torch")
+
+    class TwoLSTMs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lower = torch.nn.LSTM(4, 6, bidirectional=True)
+            self.upper = torch.nn.LSTM(12, 3)
+            self.head = torch.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.head(self.upper(self.lower(x)[0])[0])
+    path = tmp_path / "two.onnx"
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        torch.onnx.export(TwoLSTMs(), (torch.zeros(5, 2, 4),), str(path), dynamo=False,
+                          input_names=["X"], output_names=["Y"],
+                          dynamic_axes={"X": {0: "T", 1: "B"}})
+    model = crnn.from_onnx(path)
+    assert (model.hidden_size, model.bidirectional, model.num_layers) == (6, True, 2)
+    X = np.random.default_rng(4).standard_normal((8, 3, 4)).astype(np.float32)
+    assert_close(model.forward_batch(X)[0], ort_outputs(path, {"X": X})[0])
