@@ -315,11 +315,12 @@ cdef class Engine:
     gradients lie in their flat allocations, scratch buffers, and what the
     last forward left for backward.
 
-    Threads: every call holds the engine's lock, taken without the GIL, so
-    calls from several threads run one after another on one engine (its
-    scratch is one per engine) and never see each other's half work; other
-    engines run meanwhile, the GIL released. A backward must come from the
-    thread whose forward it follows: ``forward_thread`` tells which.
+    One Engine is one workspace: a model gives each thread its own. Every
+    call still holds the engine's lock, taken without the GIL, so an engine
+    that is shared anyway runs its calls one after another and never mixes
+    their half work; other engines run meanwhile, the GIL released. A
+    backward must come from the thread whose forward it follows:
+    ``forward_thread`` tells which.
     """
     cdef readonly Py_ssize_t I, H, O, D, L
     cdef readonly object dtype

@@ -62,17 +62,14 @@ def bits_per_character(model, ids, streams=16, window=200):
         raise ValueError(f"{len(ids)} characters are too few to evaluate on {streams} streams")
     inputs = ids[:streams * row].reshape(streams, row)
     targets = ids[1:streams * row + 1].reshape(streams, row)
-    training, total, state = model.training, 0.0, None
-    model.eval()
-    try:
+    total, state = 0.0, None
+    with model._inferring():
         for start in range(0, row, window):
             x = np.ascontiguousarray(inputs[:, start:start + window].T, dtype=np.int64)
             y = np.ascontiguousarray(targets[:, start:start + window].T, dtype=np.int64)
             Y, _, state = model.forward_batch(x, state, return_state=True)
             model._engine.use_up()
             total += softmax_cross_entropy(Y, y, "sum")[0]
-    finally:
-        model.train(training)
     return total / (streams * row) / LN2
 
 

@@ -374,16 +374,12 @@ def _outputs(model, data, batch_size):
     """(indices, Y (T, B, O), features, lengths, targets) of each batch of
     ``data``, in length order, in evaluation mode, nothing kept for a
     backward; features as _forward gives them."""
-    training = model.training
-    model.eval()
-    try:
+    with model._inferring():
         for indices in batches(data.lengths, batch_size, None, shuffle=False):
             X_b, lengths_b, targets_b = data.batch(model, indices)
             Y, features = _forward(model, X_b, lengths_b, data)
             model._engine.use_up()  # nothing kept for a backward
             yield indices, Y, features, lengths_b, targets_b
-    finally:
-        model.train(training)
 
 
 def _forward(model, X_b, lengths_b, data):

@@ -6,6 +6,7 @@ Data flows one way: this module validates and converts user input (every
 check is here, with messages in the user's terms), then calls the compiled
 Engine in crnn._core, which runs the layers in the C core of src_c/.
 """
+import contextlib
 import math
 import re
 import threading
@@ -137,14 +138,40 @@ class Recurrent:
             H = self.hidden_size
             for k, d, _, _, bh, _ in self.layout.recurrent():
                 self._params[bh][H:2 * H] += self.forget_bias
-        self._engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
-                                    self.nonlinearity)
         # a (B, H) state stands for the (1, B, H) of one layer and direction
         self._one_state = self.num_layers * self.directions == 1
-        # what the last forward_batch was given, for its backward: whether h0
-        # came as (B, H) (its gradient goes back so); a dict, changed in place
-        # on every call without a trip through __setattr__
-        self._last_forward = {"h0_was_2d": True}
+        # What a call needs lives apart from the model: each thread has its
+        # own Engine (its scratch, and the states its last forward keeps for
+        # its backward), made on the thread's first call, so that threads
+        # sharing a model compute at once, each as if alone. The gradient
+        # array is the model's: backwards write it one at a time.
+        self._per_thread = threading.local()
+        self._gradient_lock = threading.RLock()
+
+    @property
+    def _engine(self):
+        """This thread's Engine: its workspace for this model's calls."""
+        try:
+            return self._per_thread.engine
+        except AttributeError:
+            return self._thread_workspace().engine
+
+    @property
+    def _last_forward(self):
+        """What this thread's last forward was given, for its backward:
+        whether h0 came as (B, H) (its gradient goes back so), and the final
+        states a many-to-one output read."""
+        try:
+            return self._per_thread.last_forward
+        except AttributeError:
+            return self._thread_workspace().last_forward
+
+    def _thread_workspace(self):
+        local = self._per_thread
+        local.engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
+                                    self.nonlinearity)
+        local.last_forward = {"h0_was_2d": True}
+        return local
 
     # Parameters are attributes of each model, not of the class: model.Wxh,
     # model.Whh_l1_reverse are the live arrays, in the model's own __dict__
@@ -272,8 +299,10 @@ class Recurrent:
         """
         if type(learning_rate) is not float or not -math.inf < learning_rate < math.inf:
             learning_rate = _checks.check_real("learning_rate", learning_rate)  # finite
-        if not self._reads_final_states() and self._engine.backward_steps(d_y, learning_rate):
-            return dict(self._grads)  # d_y read as it is
+        if not self._reads_final_states():
+            with self._gradient_lock:
+                if self._engine.backward_steps(d_y, learning_rate):
+                    return dict(self._grads)  # d_y read as it is
         self._require_forward("forward", "backward")
         d_y = _checks.as_numeric_array("d_y", d_y)
         O = self.output_size
@@ -281,13 +310,14 @@ class Recurrent:
             raise ValueError(f"d_y must have shape (output_size, 1) = ({O}, 1), "
                              f"got {_checks.shape_str(d_y.shape)}")
         d_y = np.ascontiguousarray(d_y.reshape(1, O), dtype=self.dtype)
-        if self._reads_final_states():
-            self._backward_final_states(None, d_y, self._last_forward["features"],
-                                        ("forward", "backward"))
-        else:
-            self._engine.backward(d_y, None, False, None, "forward", "backward")
-        self._engine.use_up()
-        _core.sgd(self._param_flat, None, self._grad_flat, learning_rate, 0.0, False, 0.0)
+        with self._gradient_lock:
+            if self._reads_final_states():
+                self._backward_final_states(None, d_y, self._last_forward["features"],
+                                            ("forward", "backward"))
+            else:
+                self._engine.backward(d_y, None, False, None, "forward", "backward")
+            self._engine.use_up()
+            _core.sgd(self._param_flat, None, self._grad_flat, learning_rate, 0.0, False, 0.0)
         return dict(self._grads)
 
     # ---- many-to-one from each direction's final state ----------------------
@@ -319,14 +349,15 @@ class Recurrent:
         dh[-2], dh[-1] = d_features[:, :H], d_features[:, H:]
         if dY is None:
             dY = np.zeros((engine.T, B, self.output_size), dtype=self.dtype)
-        if names is None:
-            grads = self.backward_batch(dY.swapaxes(0, 1) if self.batch_first else dY,
-                                        (dh, None) if self.cell == "lstm" else dh)
-        else:
-            engine.backward(dY, dh, False, None, *names)
-            grads = dict(self._grads)
-        grads["Why"] += d_out.T @ features
-        grads["by"] += d_out.sum(axis=0)[:, None]
+        with self._gradient_lock:  # the output layer's share added by this backward
+            if names is None:
+                grads = self.backward_batch(dY.swapaxes(0, 1) if self.batch_first else dY,
+                                            (dh, None) if self.cell == "lstm" else dh)
+            else:
+                engine.backward(dY, dh, False, None, *names)
+                grads = dict(self._grads)
+            grads["Why"] += d_out.T @ features
+            grads["by"] += d_out.sum(axis=0)[:, None]
         return grads
 
     def _forward_final_states(self, inputs):
@@ -432,7 +463,8 @@ class Recurrent:
         if input_grad and engine.tokens:
             raise ValueError("input_grad=True needs float inputs: the last forward_batch "
                              "had token ids, which have no gradient")
-        dh0, dX = engine.backward(dY, dh, input_grad, dc)
+        with self._gradient_lock:  # the model's one gradient array
+            dh0, dX = engine.backward(dY, dh, input_grad, dc)
         grads = dict(self._grads)
         dc0 = None
         if self.cell == "lstm":
@@ -536,7 +568,21 @@ class Recurrent:
                              f"{self.hidden_size} hidden units, states kept for the backward)")
 
     def _dropping_out(self):
-        return self.dropout and self.training and self.num_layers > 1
+        return (self.dropout and self.training and self.num_layers > 1
+                and not getattr(self._per_thread, "inferring", False))
+
+    @contextlib.contextmanager
+    def _inferring(self):
+        """Evaluation mode for this thread's calls inside the block (predict,
+        evaluate, sampling), whatever the model's mode: the mode itself, which
+        other threads read, is left as it is."""
+        local = self._per_thread
+        outer = getattr(local, "inferring", False)
+        local.inferring = True
+        try:
+            yield
+        finally:
+            local.inferring = outer
 
     def _dropout_masks(self, T, B):
         """The masks of this forward's dropout between layers, (L-1, T, B,
@@ -645,12 +691,10 @@ class Recurrent:
     def _require_forward(self, forward_name, backward_name):
         last = self._engine.last
         if last != forward_name:
-            raise ValueError(f"{backward_name}() needs a {forward_name}() call before it"
-                             + (f" (the last call was {last}())" if last else ""))
-        if self._engine.forward_thread != threading.get_ident():
-            raise ValueError(f"{backward_name}() must run in the thread of the "
-                             f"{forward_name}() it follows; the last {forward_name}() ran in "
-                             "another thread (give each thread its own model: copy.deepcopy)")
+            raise ValueError(f"{backward_name}() needs a {forward_name}() call before it in "
+                             f"this thread (each thread's forward keeps its own states for "
+                             f"its own backward)"
+                             + (f"; this thread's last call was {last}()" if last else ""))
 
 
 class RNN(Recurrent):

@@ -93,12 +93,8 @@ def sample_ids(rnn, prime_ids, length, temperature=1.0, top_k=None, seed=None, h
         _checks.check_size("top_k", top_k)
     rng = _checks.check_seed(seed)
     prime_ids = prime_ids.astype(np.int64)
-    training = rnn.training
-    rnn.eval()  # no dropout while sampling
-    try:
+    with rnn._inferring():  # no dropout while sampling
         return _draw(rnn, prime_ids, length, temperature, top_k, rng, h0)
-    finally:
-        rnn.train(training)
 
 
 def _check_sampler(rnn):

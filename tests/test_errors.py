@@ -79,10 +79,10 @@ def test_backward_before_forward(rnn):
 
 def test_backward_after_the_other_forward(rnn):
     rnn.forward_batch(np.zeros((3, 1, I)))
-    with pytest.raises(ValueError, match=r"the last call was forward_batch\(\)"):
+    with pytest.raises(ValueError, match=r"this thread.s last call was forward_batch\(\)"):
         rnn.backward(np.zeros((O, 1)))
     rnn.forward([np.zeros(I)] * 3)
-    with pytest.raises(ValueError, match=r"the last call was forward\(\)"):
+    with pytest.raises(ValueError, match=r"this thread.s last call was forward\(\)"):
         rnn.backward_batch(np.zeros((3, 1, O)))
 
 

@@ -74,7 +74,7 @@ def test_backward_must_follow_a_forward_of_its_own_thread():
     t = threading.Thread(target=other)
     t.start()
     t.join()
-    assert errors and "must run in the thread of the forward_batch() it follows" in errors[0]
+    assert errors and "needs a forward_batch() call before it in this thread" in errors[0]
     rnn.backward_batch(np.zeros((2, 1, 2)))  # the forward's own thread may
 
 
@@ -113,11 +113,11 @@ def test_threads_sharing_a_stacked_bidirectional_model_with_lengths():
             np.testing.assert_array_equal(a, b)
 
 
-def test_threads_racing_on_one_model_get_the_documented_error_or_their_results():
+def test_threads_training_on_one_model_each_get_their_own_forwards_backward():
     # forward then backward from several threads on one model, each thread
-    # its own batch size: a backward whose forward another thread replaced
-    # in between must be refused with the documented ValueError (checked
-    # under the engine's lock), never an internal error or another's shapes
+    # its own batch size: each thread's forward is kept in its own workspace,
+    # so every backward is its own forward's (the gradient array, the
+    # model's, written by one backward at a time), never another's shapes
     rnn = crnn.GRU(3, 2, 16, seed=0)
     errors, refused, done = [], [], []
 
@@ -140,5 +140,44 @@ def test_threads_racing_on_one_model_get_the_documented_error_or_their_results()
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
-    assert len(done) + len(refused) == 600 and done
+    assert errors == [] and refused == []
+    assert len(done) == 600
+
+
+def test_predict_beside_a_training_thread_keeps_its_mode_to_itself():
+    # predict runs in evaluation mode for its own thread only: a thread
+    # training the same model (dropout on) keeps its dropout, and the
+    # predictions, made without dropout, equal the serial ones
+    model = crnn.LSTM(4, 3, 8, num_layers=2, dropout=0.5, seed=0)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((10, 7, 4))
+    expected = model.predict(X)
+    assert model.training
+    batch = rng.standard_normal((7, 10, 4))
+    errors, predictions, dropped = [], [], []
+    start = threading.Barrier(2)
+
+    def predicting():
+        start.wait()
+        for _ in range(60):
+            predictions.append(model.predict(X))
+
+    def training():
+        start.wait()
+        for _ in range(60):
+            try:
+                Y, _ = model.forward_batch(batch)
+                dropped.append(model._engine.masks is not None)
+                model.backward_batch(np.ones_like(Y))
+            except Exception as error:  # noqa: BLE001 - any error is the failure
+                errors.append(repr(error))
+
+    threads = [threading.Thread(target=f) for f in (predicting, training)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and model.training
+    assert len(dropped) == 60 and all(dropped)
+    for p in predictions:
+        np.testing.assert_array_equal(p, expected)
