@@ -368,6 +368,12 @@ cdef class Engine:
     cdef object masks_running   # the same, in the order the sequences ran
     cdef object order, unorder  # the sequences longest first, and back; or None
     cdef char *mask_p
+    cdef const char *source_x        # what _forward copies in its nogil section:
+    cdef const char *source_h0       # X (or ids), h0, c0 and lengths of the
+    cdef const char *source_c0       # caller's, valid while _forward runs
+    cdef const char *source_lengths
+    cdef size_t source_x_bytes
+    cdef bint source_batch_major     # source_x is (B, T, ...), not (T, B, ...)
     cdef readonly unsigned long forward_thread
     cdef PyThread_type_lock lock
 
@@ -495,7 +501,8 @@ cdef class Engine:
 
     cdef tuple _forward(self, X, h0, lengths, masks, str kind, bint last_only, c0):
         """X: (T, B, I) of the model's dtype, or int64 token ids (T, B) in
-        [0, I); h0 and (an LSTM's) c0: None or (L*D, B, H); lengths: None or int64 (B,) in
+        [0, I), C-contiguous or the swapaxes(0, 1) view of a C-contiguous
+        batch-first array; h0 and (an LSTM's) c0: None or (L*D, B, H); lengths: None or int64 (B,) in
         [1, T]; masks: None or the dropout masks (L-1, T, B, D*H). Returns Y
         (T, B, O), or None without an output layer; the top layer's output
         (T, B, D*H); h_n (L*D, B, H), an LSTM's a pair (h_n, c_n). last_only is the seed API's: one
@@ -522,10 +529,14 @@ cdef class Engine:
                 masks = np.ascontiguousarray(masks[:, :, self.order])
         cdef Py_ssize_t T = X.shape[0], B = X.shape[1], LD = self.L * self.D
         cdef bint tokens = X.ndim == 2
-        cdef tuple x_shape = (T, B)
+        # X time first in memory, or the (T, B, ...) view of a batch-first
+        # (B, T, ...) array, copied step by step in the nogil section
+        cdef bint batch_major = not X.flags.c_contiguous
+        cdef tuple x_shape = (B, T) if batch_major else (T, B)
         if not tokens:
-            x_shape = (T, B, self.I)
-        cdef char *x = _data(X, INT64 if tokens else self.kind, x_shape)
+            x_shape = x_shape + (self.I,)
+        cdef char *x = _data(X.swapaxes(0, 1) if batch_major else X,
+                             INT64 if tokens else self.kind, x_shape)
         cdef char *h0_p = NULL
         cdef char *c0_p = NULL
         cdef char *lengths_p = NULL
@@ -547,13 +558,6 @@ cdef class Engine:
         self.T, self.B, self.tokens, self.last_only = T, B, tokens, last_only
         self.has_lengths = lengths is not None
         self.masks_running, self.mask_p = masks, mask_p
-        with nogil:
-            # keep copies: backward reads them after the caller may have changed theirs
-            memcpy(<char *>self.ids if tokens else self.inputs, x,
-                   T * B * (sizeof(int64_t) if tokens else self.I * self.item))
-            self._initial_states(h0_p, c0_p, B)
-            if lengths_p != NULL:
-                memcpy(self.lengths, lengths_p, B * sizeof(int64_t))
         self.parallel_directions = self._directions_at_once(T, B)
         # no step past the longest sequence is run: its rows are zeros
         self.T_run = T
@@ -561,6 +565,12 @@ cdef class Engine:
             self.T_run = int(lengths.max())
             if not 1 <= self.T_run <= T:
                 raise RuntimeError("crnn internal error: lengths outside [1, T]")
+        # the caller's arrays, copied in the forward's own nogil section (one
+        # release of the GIL per call: each is a wait when threads share it)
+        self.source_x, self.source_h0, self.source_c0 = x, h0_p, c0_p
+        self.source_lengths = lengths_p
+        self.source_x_bytes = T * B * (sizeof(int64_t) if tokens else self.I * self.item)
+        self.source_batch_major = batch_major
         Y, top, h_n = self._compute_forward(kind)
         if self.order is None:
             return Y, top, h_n
@@ -569,6 +579,23 @@ cdef class Engine:
         elif h_n is not None:
             h_n = h_n[:, self.unorder]
         return None if Y is None else Y[:, self.unorder], top[:, self.unorder], h_n
+
+    cdef void _copy_sources(self) noexcept nogil:
+        """Copies of what _forward was given: backward reads them after the
+        caller may have changed theirs."""
+        cdef char *x = <char *>self.ids if self.tokens else self.inputs
+        cdef Py_ssize_t t, b, T = self.T, B = self.B
+        cdef size_t row = self.source_x_bytes // (T * B)  # one step of one sequence
+        if self.source_batch_major:  # (B, T, ...) into (T, B, ...)
+            for b in range(B):
+                for t in range(T):
+                    memcpy(x + (t * B + b) * row, self.source_x + (b * T + t) * row, row)
+        else:
+            memcpy(x, self.source_x, self.source_x_bytes)
+        self._initial_states(self.source_h0, self.source_c0, self.B)
+        if self.source_lengths != NULL:
+            memcpy(self.lengths, self.source_lengths, self.B * sizeof(int64_t))
+        self.source_x = NULL
 
     cdef void _initial_states(self, const char *h0, const char *c0, Py_ssize_t B) noexcept nogil:
         """h0 and (an LSTM's) c0 into the scratch, zeros for those not given
@@ -616,6 +643,8 @@ cdef class Engine:
         cdef char *c_n_p = _address(c_n) if c_n is not None else NULL
         cdef int status
         with nogil:
+            if self.source_x != NULL:
+                self._copy_sources()
             if self.f32:
                 status = _forward(self, <float *>self.params, <float *>y, <float *>top_p,
                                   <float *>h_n_p, <float *>c_n_p)
@@ -671,6 +700,7 @@ cdef class Engine:
         self.mask_p = NULL
         self.order = self.unorder = None
         self.with_state = False
+        self.source_x = NULL  # the inputs are in the scratch already
         Y, top, _ = self._compute_forward("forward")
         return Y, top
 

@@ -48,14 +48,26 @@ class Dataset:
     ``targets[i]``, ``lengths`` (N,), and what the targets are."""
 
     def __init__(self, model, X, y=None, lengths=None, name="X"):
-        self.tokens = None
-        self.inputs, self.lengths = self._sequences(model, X, lengths, name)
+        self.tokens = self.padded = self._inputs = None
+        self.lengths = self._sequences(model, X, lengths, name)
         self.per_step = self.classes = None
         if y is not None:
             self.targets = self._targets(model, y)
 
     def __len__(self):
-        return len(self.inputs)
+        return len(self.lengths)
+
+    @property
+    def inputs(self):
+        """The sequences, (T_i, I) or (T_i,) each: views of a padded array,
+        made when first read."""
+        if self._inputs is None:
+            self._inputs = [self.padded[i, :n] for i, n in enumerate(self.lengths)]
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, sequences):
+        self._inputs = sequences
 
     def _sequences(self, model, X, lengths, name):
         I = model.input_size
@@ -79,6 +91,10 @@ class Dataset:
                 lengths = _masked_lengths(padded, model.mask_value, name)
             else:
                 lengths = np.full(N, T, dtype=np.int64)
+            self.padded = padded
+            if self._padded_checks(padded, lengths, I):
+                return lengths
+            self.tokens = None  # checked one by one: the first wrong one is named
             sequences = [padded[i, :n] for i, n in enumerate(lengths)]
         for i, x in enumerate(sequences):
             tokens = x.ndim == 1 and _checks.is_token_ids(x)
@@ -91,7 +107,20 @@ class Dataset:
                                  f"{_checks.shape_str(x.shape)}")
             if tokens:
                 _checks.check_token_range(x, I, f"{name}[{i}]")
-        return sequences, np.array([len(x) for x in sequences], dtype=np.int64)
+        self.inputs = sequences
+        return np.array([len(x) for x in sequences], dtype=np.int64)
+
+    def _padded_checks(self, padded, lengths, I):
+        """Whether a padded array of sequences passes every check at once
+        (floats (N, T, I), or token ids (N, T) in range, every step of them
+        when none is shorter): then there is nothing to name."""
+        self.tokens = tokens = padded.ndim == 2 and _checks.is_token_ids(padded)
+        if tokens:
+            if lengths.min() < padded.shape[1]:
+                return False
+            low, high = padded.min(), padded.max()
+            return bool(low >= 0 and high < I)
+        return padded.ndim == 3 and padded.shape[2] == I
 
     def _targets(self, model, y):
         N, O = len(self.inputs), model.output_size or model.layout.top_size
@@ -133,12 +162,12 @@ class Dataset:
         per sequence."""
         lengths = self.lengths[indices]
         T, B = int(lengths.max()), len(indices)
-        if self.tokens:
-            X = np.zeros((T, B), dtype=np.int64)
-        else:
-            X = np.zeros((T, B, model.input_size), dtype=model.dtype)
-        for b, i in enumerate(indices):
-            X[:lengths[b], b] = self.inputs[i]
+        X = self._padded_view(indices, T, np.int64 if self.tokens else model.dtype)
+        if X is None:
+            X = np.zeros((T, B) + (() if self.tokens else (model.input_size,)),
+                         dtype=np.int64 if self.tokens else model.dtype)
+            for b, i in enumerate(indices):
+                X[:lengths[b], b] = self.inputs[i]
         if not hasattr(self, "targets"):
             return X, lengths, None
         if not self.per_step:
@@ -150,11 +179,24 @@ class Dataset:
             targets[:lengths[b], b] = self.targets[i]
         return X, lengths, targets
 
+    def _padded_view(self, indices, T, dtype):
+        """The (T, B, ...) view of the padded array's rows ``indices``, no
+        copy (the engine copies it in), when they are consecutive rows of the
+        same length T in the model's dtype; else None."""
+        padded, first = self.padded, indices[0]
+        if (padded is None or padded.dtype != dtype or not padded.flags.c_contiguous
+                or padded.shape[1] != T or indices[-1] - first != len(indices) - 1
+                or not np.array_equal(indices, np.arange(first, first + len(indices)))
+                or self.lengths[first:first + len(indices)].min() != T):
+            return None
+        return padded[first:first + len(indices)].swapaxes(0, 1)
+
     def subset(self, indices):
         """The sequences ``indices`` and their targets, as a Dataset."""
         part = Dataset.__new__(Dataset)
         part.__dict__.update(self.__dict__)
         part.inputs = [self.inputs[i] for i in indices]
+        part.padded = None  # its rows are no longer the indices
         part.lengths = self.lengths[indices]
         if hasattr(self, "targets"):
             part.targets = [self.targets[i] for i in indices]

@@ -491,14 +491,18 @@ class Recurrent:
 
     def _batch_inputs(self, X):
         """X validated and in canonical form, (T, B) first: float (T, B, I) of
-        the model's dtype, or int64 token ids (T, B); and T, B."""
+        the model's dtype, or int64 token ids (T, B), C-contiguous or the
+        swapaxes(0, 1) view of a C-contiguous (B, T, ...) array (the engine
+        copies either in); and T, B."""
         I = self.input_size
-        if type(X) is np.ndarray and X.flags.c_contiguous and X.size and not self.batch_first:
+        if type(X) is np.ndarray and X.flags.c_contiguous and X.size:
             # canonical already, the common case: only the ids' range to check
             if X.ndim == 3 and X.dtype == self.dtype and X.shape[2] == I:
+                X = X.swapaxes(0, 1) if self.batch_first else X
                 return X, X.shape[0], X.shape[1]
             if X.ndim == 2 and X.dtype == np.int64:
                 _checks.check_token_range(X, I)
+                X = X.T if self.batch_first else X
                 return X, X.shape[0], X.shape[1]
         axes = "(B, T" if self.batch_first else "(T, B"
         X = _checks.as_numeric_array("X", X)
@@ -507,8 +511,8 @@ class Recurrent:
                 raise ValueError(f"X is empty: shape {_checks.shape_str(X.shape)}; "
                                  "expected at least one step and one sequence")
             _checks.check_token_range(X, I)
-            X = X.T if self.batch_first else X
-            return np.ascontiguousarray(X, dtype=np.int64), X.shape[0], X.shape[1]
+            X = _time_first(X.T if self.batch_first else X, np.int64)
+            return X, X.shape[0], X.shape[1]
         if X.ndim != 3:
             kind = "an integer" if _checks.is_token_ids(X) else f"a {X.dtype.name}"
             raise ValueError(f"X must be floats of shape {axes}, input_size) = {axes}, {I}) or "
@@ -517,8 +521,8 @@ class Recurrent:
         if X.shape[2] != I or X.shape[0] == 0 or X.shape[1] == 0:
             raise ValueError(f"X must have shape {axes}, input_size) = {axes}, {I}) with T, B >= 1, "
                              f"got {_checks.shape_str(X.shape)}")
-        X = X.swapaxes(0, 1) if self.batch_first else X
-        return np.ascontiguousarray(X, dtype=self.dtype), X.shape[0], X.shape[1]
+        X = _time_first(X.swapaxes(0, 1) if self.batch_first else X, self.dtype)
+        return X, X.shape[0], X.shape[1]
 
     def _state_arrays(self, names, value, B):
         """h0 or dh as the engine takes them, (h, c): each (L*D, B, H) of the
@@ -695,6 +699,14 @@ class Recurrent:
                              f"this thread (each thread's forward keeps its own states for "
                              f"its own backward)"
                              + (f"; this thread's last call was {last}()" if last else ""))
+
+
+def _time_first(X, dtype):
+    """X (T, B, ...) as the engine reads it: of ``dtype``, and C-contiguous or
+    the (T, B, ...) view of a C-contiguous (B, T, ...); copied only if not."""
+    if X.dtype == dtype and (X.flags.c_contiguous or X.swapaxes(0, 1).flags.c_contiguous):
+        return X
+    return np.ascontiguousarray(X, dtype=dtype)
 
 
 class RNN(Recurrent):

@@ -163,8 +163,8 @@ def test_parameter_assignment(rnn):
 
 
 def test_engine_refuses_what_is_not_canonical_and_changes_nothing(rnn):
-    """The compiled engine takes only well-shaped C-contiguous input of the
-    model's dtype (rnn.py validates and converts what users give); anything
+    """The compiled engine takes only well-shaped input of the model's dtype,
+    C-contiguous time first or batch first (rnn.py validates and converts what users give); anything
     else is refused with an internal error before the C core or the engine's
     state is touched, so no wrongly sized buffer ever reaches C."""
     engine = rnn._engine
@@ -173,7 +173,8 @@ def test_engine_refuses_what_is_not_canonical_and_changes_nothing(rnn):
     refused = [
         (np.zeros((3, 2, I + 1)), None, None),               # wrong input size
         (np.zeros((3, 2, I), dtype=np.float32), None, None),  # wrong dtype
-        (np.zeros((2, 3, I)).transpose(1, 0, 2), None, None),  # not C-contiguous
+        (np.zeros((3, 2, 2 * I))[:, :, ::2], None, None),     # steps not contiguous
+        (np.zeros((2, 3, 2, I))[:, :, 0].transpose(1, 0, 2), None, None),  # nor rows
         (np.zeros((3, 2), dtype=np.int32), None, None),      # ids must be int64
         (X, np.zeros((1, 1, H)), None),                      # h0 of the wrong batch
         (X, np.zeros((2, H)), None),                         # h0 without its layer axis

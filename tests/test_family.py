@@ -148,6 +148,36 @@ def test_batch_first_is_the_transpose(tokens):
         np.testing.assert_array_equal(gb[name], expected)
 
 
+@pytest.mark.parametrize("cell", [crnn.RNN, crnn.LSTM, crnn.GRU])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tokens", [False, True])
+@pytest.mark.parametrize("lengths", [None, [2, 5, 4, 5]])
+def test_batch_first_arrays_are_read_in_place(cell, dtype, tokens, lengths):
+    # a C-contiguous batch-first X (and padded rows that predict hands on)
+    # is copied in by the engine step by step, not transposed by NumPy
+    # first: the results and gradients are the time-first ones, bit for bit,
+    # and the copy is the forward's own (changing X after it changes nothing)
+    a = cell(3, 2, 4, num_layers=2, dtype=dtype, seed=5)
+    b = cell(3, 2, 4, num_layers=2, dtype=dtype, seed=5, batch_first=True)
+    rng = np.random.default_rng(6)
+    X = rng.integers(0, 3, (4, 5)) if tokens else rng.standard_normal((4, 5, 3)).astype(dtype)
+    time_first = np.ascontiguousarray(X.swapaxes(0, 1))
+    Ya, Hsa = a.forward_batch(time_first, lengths=lengths)
+    Yb, Hsb = b.forward_batch(X, lengths=lengths)
+    X[...] = 0
+    np.testing.assert_array_equal(Yb, Ya.swapaxes(0, 1))
+    np.testing.assert_array_equal(Hsb, Hsa.swapaxes(0, 1))
+    dY = rng.standard_normal(Ya.shape).astype(dtype)
+    ga = a.backward_batch(dY, input_grad=not tokens)
+    gb = b.backward_batch(np.ascontiguousarray(dY.swapaxes(0, 1)), input_grad=not tokens)
+    for name in ga:
+        expected = ga[name].swapaxes(0, 1) if name == "X" else ga[name]
+        np.testing.assert_array_equal(gb[name], expected)
+    Xp = rng.standard_normal((6, 5, 3)).astype(dtype)  # predict's rows, as views
+    expected = [a.predict(np.ascontiguousarray(Xp[i:i + 1])) for i in range(6)]
+    np.testing.assert_array_equal(b.predict(Xp, batch_size=4), np.concatenate(expected))
+
+
 def test_the_seed_api_on_a_stacked_bidirectional_model():
     rnn = family_model(3, 4, 2, np.float64, 5, num_layers=2, bidirectional=True)
     inputs = [np.array([1, 0, 0]), np.array([0, 1, 0]), np.array([0, 0, 1])]
