@@ -28,7 +28,7 @@ void FN(crnn_elman_forward)(real *hidden_states, real *h_n, const real *h0,
                             ptrdiff_t T, ptrdiff_t B, ptrdiff_t H, int activation,
                             int reverse) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    const FN(step_weights) Whh_step = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 1, B);
+    const FN(step_weights) Whh_step = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 1, B, T);
     const real *h_prev = h0; /* NULL: a zero state adds nothing */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -113,7 +113,7 @@ void FN(crnn_elman_backward)(real *dWhh, real *dh0, real *d_hidden,
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     real *carry, *da_first;
     FN(elman_workspace)(workspace, B, H, &carry, &da_first);
-    const FN(step_weights) Whh_step = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 0, B);
+    const FN(step_weights) Whh_step = FN(step_weights_prepare)(kern, workspace, Whh, H, H, 0, B, T);
     if (lengths) {
         FN(elman_backward_lengths)(kern, dh0, d_hidden, dh_n, hidden_states, &Whh_step,
                                    lengths, carry, da_first, T, B, H, activation, reverse);

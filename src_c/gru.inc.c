@@ -21,7 +21,7 @@ void FN(crnn_gru_forward)(real *gates, real *hidden_states, real *hn, real *h_n,
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 3);
     const FN(step_weights) Whh_step =
-        FN(step_weights_prepare)(kern, w.weights, Whh, H, 3 * H, 1, B);
+        FN(step_weights_prepare)(kern, w.weights, Whh, H, 3 * H, 1, B, T);
     const real *h_prev = h0; /* NULL: a zero state */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -76,7 +76,7 @@ void FN(crnn_gru_backward)(real *dWhh, real *dbhn, real *dh0, real *d_gates, rea
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 3);
     const FN(step_weights) Whh_step =
-        FN(step_weights_prepare)(kern, w.weights, Whh, 3 * H, H, 0, B);
+        FN(step_weights_prepare)(kern, w.weights, Whh, 3 * H, H, 0, B, T);
     FN(carry_start)(w.carry_h, dh_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */
         const ptrdiff_t t = step_at(s, T, reverse);

@@ -28,6 +28,13 @@ typedef struct {                                                                
     void (*matmul)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t rs,          \
                    ptrdiff_t cs, const real *B, ptrdiff_t ldb, ptrdiff_t M,       \
                    ptrdiff_t N, ptrdiff_t K);                                     \
+    /* C (M,N) += A (M,K) Wt^T, Wt (N,K) row-major: A's rows lda apart, Wt's   \
+     * ldw, C's ldc. For the few rows of a one-step call, whose product costs   \
+     * less than transposing Wt for matmul. Each element sums over k in an      \
+     * order of the path's own (lanes, then across them), the same every call. */ \
+    void (*matmul_nt)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t lda,       \
+                      const real *Wt, ptrdiff_t ldw, ptrdiff_t M, ptrdiff_t N,    \
+                      ptrdiff_t K);                                               \
     /* The weights of a recurrence, packed once per call for the products of   \
      * every step: packed_rows is the fewest rows of A for which that pays      \
      * (a tile's), 0 when this path has no packed product. pack: packed <- B    \

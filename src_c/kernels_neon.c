@@ -98,6 +98,7 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK_LAST(n) (-(n))
 #define VMASKLOAD(p, m) maskload_neon_f32(p, m)
 #define VMASKSTORE(p, m, v) maskstore_neon_f32(p, m, v)
+#define VHSUM(v) vaddvq_f32(v)
 #define TABLE crnn_kernels_neon_f32
 #define TRANSPOSE transpose_neon_f32
 #include "simd_instance.inc.c"
@@ -133,6 +134,7 @@ static void transpose_neon_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK_LAST(n) (-(n))
 #define VMASKLOAD(p, m) maskload_neon_f64(p, m)
 #define VMASKSTORE(p, m, v) maskstore_neon_f64(p, m, v)
+#define VHSUM(v) vaddvq_f64(v)
 #define TABLE crnn_kernels_neon_f64
 #define TRANSPOSE transpose_neon_f64
 #include "simd_instance.inc.c"

@@ -37,6 +37,37 @@ static void FN(matmul_portable)(real *restrict C, ptrdiff_t ldc,
     }
 }
 
+/* C (M,N) += A (M,K) Wt^T, Wt (N,K) row-major: dot products of rows, each
+ * summed over k in increasing order, four rows of Wt at a time (four sums
+ * in flight, not one waiting on the last addition) */
+static void FN(matmul_nt_portable)(real *restrict C, ptrdiff_t ldc, const real *restrict A,
+                                   ptrdiff_t lda, const real *restrict Wt, ptrdiff_t ldw,
+                                   ptrdiff_t M, ptrdiff_t N, ptrdiff_t K) {
+    for (ptrdiff_t i = 0; i < M; i++) {
+        const real *a = A + i * lda;
+        ptrdiff_t n = 0;
+        for (; n + 4 <= N; n += 4) {
+            const real *w = Wt + n * ldw;
+            real s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (ptrdiff_t k = 0; k < K; k++) {
+                s0 += a[k] * w[k];
+                s1 += a[k] * w[ldw + k];
+                s2 += a[k] * w[2 * ldw + k];
+                s3 += a[k] * w[3 * ldw + k];
+            }
+            C[i * ldc + n] += s0;
+            C[i * ldc + n + 1] += s1;
+            C[i * ldc + n + 2] += s2;
+            C[i * ldc + n + 3] += s3;
+        }
+        for (; n < N; n++) {
+            real sum = 0;
+            for (ptrdiff_t k = 0; k < K; k++) sum += a[k] * Wt[n * ldw + k];
+            C[i * ldc + n] += sum;
+        }
+    }
+}
+
 /* dst (C,R), rows ldd apart <- src (R,C)^T */
 static void FN(transpose)(real *restrict dst, ptrdiff_t ldd,
                           const real *restrict src, ptrdiff_t R, ptrdiff_t C) {
@@ -110,6 +141,7 @@ static void FN(exp_shifted_portable)(real *d, const real *y, ptrdiff_t n, real s
 
 const FN(crnn_kernels) FN(crnn_kernels_portable) = {
     .matmul = FN(matmul_portable),
+    .matmul_nt = FN(matmul_nt_portable),
     .packed_rows = 0, /* the reference multiplies as given */
     .tanh = FN(tanh_portable),
     .sigmoid = FN(sigmoid_portable),

@@ -384,3 +384,67 @@ static void FN(matmul_packed)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t l
     }
 #endif
 }
+
+
+/* The sum of a vector's lanes: the path's own reduction (VHSUM) where it has
+ * one, else the lanes stored and added pairwise */
+#ifdef VHSUM
+#define CRNN_HSUM(v) VHSUM(v)
+#else
+CRNN_INLINE real FN(hsum)(VEC v) {
+    real lanes[W];
+    VSTORE(lanes, v);
+    for (int width = W / 2; width > 0; width /= 2)
+        for (int i = 0; i < width; i++) lanes[i] += lanes[i + width];
+    return lanes[0];
+}
+#define CRNN_HSUM(v) FN(hsum)(v)
+#endif
+
+/* C (M,N) += A (M,K) Wt^T for a row-major Wt (N,K), rows ldw apart: each
+ * element the dot product of a row of A and a row of Wt, both read where they
+ * lie, four rows of Wt at a time. For the few rows of a one-step call (a
+ * stream's), where transposing Wt for matmul would cost more than the
+ * product. Each sum runs in W lanes along k, then across them. */
+static void FN(matmul_nt)(real *C, ptrdiff_t ldc, const real *A, ptrdiff_t lda,
+                          const real *Wt, ptrdiff_t ldw, ptrdiff_t M, ptrdiff_t N,
+                          ptrdiff_t K) {
+    const ptrdiff_t K_full = K - K % W;
+    const MASK_T tail = VMASK(K % W ? K % W : W);
+    for (ptrdiff_t i = 0; i < M; i++) {
+        const real *a = A + i * lda;
+        real *c = C + i * ldc;
+        ptrdiff_t n = 0;
+        for (; n + 4 <= N; n += 4) {
+            const real *w0 = Wt + n * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+            VEC s0 = VZERO(), s1 = VZERO(), s2 = VZERO(), s3 = VZERO();
+            for (ptrdiff_t k = 0; k < K_full; k += W) {
+                const VEC av = VLOAD(a + k);
+                s0 = VFMA(av, VLOAD(w0 + k), s0);
+                s1 = VFMA(av, VLOAD(w1 + k), s1);
+                s2 = VFMA(av, VLOAD(w2 + k), s2);
+                s3 = VFMA(av, VLOAD(w3 + k), s3);
+            }
+            if (K_full < K) {
+                const VEC av = VMASKLOAD(a + K_full, tail);
+                s0 = VFMA(av, VMASKLOAD(w0 + K_full, tail), s0);
+                s1 = VFMA(av, VMASKLOAD(w1 + K_full, tail), s1);
+                s2 = VFMA(av, VMASKLOAD(w2 + K_full, tail), s2);
+                s3 = VFMA(av, VMASKLOAD(w3 + K_full, tail), s3);
+            }
+            c[n] += CRNN_HSUM(s0);
+            c[n + 1] += CRNN_HSUM(s1);
+            c[n + 2] += CRNN_HSUM(s2);
+            c[n + 3] += CRNN_HSUM(s3);
+        }
+        for (; n < N; n++) {
+            const real *w = Wt + n * ldw;
+            VEC s = VZERO();
+            for (ptrdiff_t k = 0; k < K_full; k += W) s = VFMA(VLOAD(a + k), VLOAD(w + k), s);
+            if (K_full < K)
+                s = VFMA(VMASKLOAD(a + K_full, tail), VMASKLOAD(w + K_full, tail), s);
+            c[n] += CRNN_HSUM(s);
+        }
+    }
+}
+#undef CRNN_HSUM

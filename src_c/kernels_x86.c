@@ -86,6 +86,18 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
         for (ptrdiff_t c = (r < R4 ? C4 : 0); c < C; c++) dst[c * ldd + r] = src[r * C + c];
 }
 
+/* the sum of a vector's lanes: its halves added, then their halves */
+static inline float hsum_avx2_f32(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+static inline double hsum_avx2_f64(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
 /* a tile of 6 rows by 2 vectors: 12 accumulators, 2 loads, 1 broadcast */
 #define MR 6
 #define NV 2
@@ -122,6 +134,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK_LAST(n) _mm256_loadu_si256((const __m256i *)(lanes_last32 + (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_ps(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define VHSUM(v) hsum_avx2_f32(v)
 #define TABLE crnn_kernels_avx2_f32
 #define TRANSPOSE transpose_avx2_f32
 #include "simd_instance.inc.c"
@@ -157,6 +170,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK_LAST(n) _mm256_loadu_si256((const __m256i *)(lanes_last64 + (n)))
 #define VMASKLOAD(p, m) _mm256_maskload_pd(p, m)
 #define VMASKSTORE(p, m, v) _mm256_maskstore_pd(p, m, v)
+#define VHSUM(v) hsum_avx2_f64(v)
 #define TABLE crnn_kernels_avx2_f64
 #define TRANSPOSE transpose_avx2_f64
 #include "simd_instance.inc.c"
@@ -220,6 +234,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK_LAST(n) ((__mmask16)(0xffffu << (16 - (n))))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_ps(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define VHSUM(v) _mm512_reduce_add_ps(v)
 #define TABLE crnn_kernels_avx512_f32
 #define TRANSPOSE transpose_avx2_f32
 #include "simd_instance.inc.c"
@@ -255,6 +270,7 @@ static void transpose_avx2_f64(double *dst, ptrdiff_t ldd, const double *src, pt
 #define VMASK_LAST(n) ((__mmask8)(0xffu << (8 - (n))))
 #define VMASKLOAD(p, m) _mm512_maskz_loadu_pd(m, p)
 #define VMASKSTORE(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define VHSUM(v) _mm512_reduce_add_pd(v)
 #define TABLE crnn_kernels_avx512_f64
 #define TRANSPOSE transpose_avx2_f64
 #include "simd_instance.inc.c"

@@ -8,10 +8,14 @@ void FN(crnn_linear_forward)(real *Y, const real *X, const real *W, const real *
                              real *workspace, ptrdiff_t N, ptrdiff_t IN,
                              ptrdiff_t OUT) {
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
-    /* W^T (IN,OUT), so that the product runs along rows of Y */
-    const real *WT = FN(transpose_aligned)(kern, workspace, W, OUT, IN);
     if (b) FN(fill_rows)(Y, b, N, OUT);
     else memset(Y, 0, (size_t)(N * OUT) * sizeof(real));
+    if (N <= CRNN_FEW_ROWS) { /* a step's few rows: dot products with W's rows */
+        kern->matmul_nt(Y, OUT, X, IN, W, IN, N, OUT, IN);
+        return;
+    }
+    /* W^T (IN,OUT), so that the product runs along rows of Y */
+    const real *WT = FN(transpose_aligned)(kern, workspace, W, OUT, IN);
     kern->matmul(Y, OUT, X, IN, 1, WT, padded_ld(OUT), N, OUT, IN); /* Y += X W^T */
 }
 

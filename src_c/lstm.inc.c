@@ -20,7 +20,7 @@ void FN(crnn_lstm_forward)(real *gates, real *hidden_states, real *cells, real *
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 4);
     const FN(step_weights) Whh_step =
-        FN(step_weights_prepare)(kern, w.weights, Whh, H, 4 * H, 1, B);
+        FN(step_weights_prepare)(kern, w.weights, Whh, H, 4 * H, 1, B, T);
     const real *h_prev = h0, *c_prev = c0; /* NULL: zero states */
     for (ptrdiff_t s = 0; s < T; s++) {
         const ptrdiff_t t = step_at(s, T, reverse);
@@ -76,7 +76,7 @@ void FN(crnn_lstm_backward)(real *dWhh, real *dh0, real *dc0, real *d_gates,
     const FN(crnn_kernels) *kern = FN(crnn_active_kernels)();
     FN(gated_workspace) w = FN(gated_workspace_at)(workspace, B, H, 4);
     const FN(step_weights) Whh_step =
-        FN(step_weights_prepare)(kern, w.weights, Whh, 4 * H, H, 0, B);
+        FN(step_weights_prepare)(kern, w.weights, Whh, 4 * H, H, 0, B, T);
     FN(carry_start)(w.carry_h, dh_n, B, H);
     FN(carry_start)(w.carry_c, dc_n, B, H);
     for (ptrdiff_t s = T - 1; s >= 0; s--) { /* the forward's steps, last first */

@@ -28,6 +28,7 @@
 #undef VMASK
 #undef VMASKLOAD
 #undef VMASKSTORE
+#undef VHSUM
 #undef NR
 #undef MC_IN_PLACE
 #undef VMASK_LAST

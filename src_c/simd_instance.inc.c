@@ -16,6 +16,7 @@
 #endif
 const CRNN_TABLE_TYPE TABLE = {
     .matmul = FN(matmul),
+    .matmul_nt = FN(matmul_nt),
     .packed_rows = MR,
     .pack = FN(pack),
     .matmul_packed = FN(matmul_packed),

@@ -21,8 +21,9 @@ static double FN(product_error)(const real *C, ptrdiff_t ldc, const long double 
 }
 
 /* Products over random shapes and the edges, each as matmul runs it (A read
- * as it is or transposed) and, on a path that packs, with B packed from its
- * rows or from its transpose and summed forwards or backwards. */
+ * as it is or transposed), as matmul_nt runs it (dot products with the rows
+ * of B^T) and, on a path that packs, with B packed from its rows or from its
+ * transpose and summed forwards or backwards. */
 static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned *seed) {
     /* N past a path's widest row block (RV*W: 32 to 256) by a few lanes, and
      * N whose blocks of equal vector counts leave a last block of under one
@@ -86,6 +87,13 @@ static void FN(check_matmul)(const char *path, const FN(kernels) *kern, unsigned
                 worst = FN(product_error)(C, ldc, expected, scale, M, N, K);
                 report(path, SFX, what, worst <= 1.0, worst);
             }
+        }
+        if (!transposed) { /* the same product as dot products with B^T's rows */
+            memcpy(C, C0, sizeof(real) * M * ldc);
+            kern->matmul_nt(C, ldc, A, K, BT, K, M, N, K);
+            snprintf(what, sizeof what, "matmul_nt M=%d N=%d K=%d", (int)M, (int)N, (int)K);
+            worst = FN(product_error)(C, ldc, expected, scale, M, N, K);
+            report(path, SFX, what, worst <= 1.0, worst);
         }
         free(A); free(Bm); free(BT); free(C0); free(C); free(packed); free(expected);
         free(scale);
