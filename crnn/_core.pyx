@@ -10,8 +10,8 @@ dtype, int64 token ids and lengths. The Engine checks each buffer's kind and
 shape once more before any pointer reaches C, and raises an internal error
 when one does not fit.
 """
-from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release,
-                             PyObject_GetBuffer)
+from cpython.buffer cimport (PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE,
+                             PyBuffer_Release, PyObject_GetBuffer)
 from cpython.pythread cimport (NOWAIT_LOCK, WAIT_LOCK, PyThread_acquire_lock,
                                PyThread_allocate_lock, PyThread_free_lock,
                                PyThread_get_thread_ident, PyThread_release_lock,
@@ -270,6 +270,21 @@ cdef char *_data(object array, Kind kind, tuple shape) except NULL:
     return p
 
 
+cdef char *_matrix_of(object array, Kind kind, Py_ssize_t rows, Py_ssize_t cols):
+    """The memory of a writable C-contiguous (rows, cols) buffer of this
+    kind, valid while it lives; NULL when it is not one."""
+    cdef Py_buffer view
+    try:
+        PyObject_GetBuffer(array, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE)
+    except (TypeError, BufferError, ValueError):
+        return NULL
+    cdef char *p = <char *>view.buf
+    if _kind(&view) != kind or view.ndim != 2 or view.shape[0] != rows or view.shape[1] != cols:
+        p = NULL
+    PyBuffer_Release(&view)
+    return p
+
+
 cdef char *_address(object array) except NULL:
     """The start of a C-contiguous array's memory, valid while it lives."""
     cdef Py_buffer view
@@ -376,6 +391,10 @@ cdef class Engine:
     cdef bint source_batch_major     # source_x is (B, T, ...), not (T, B, ...)
     cdef readonly unsigned long forward_thread
     cdef PyThread_type_lock lock
+    cdef char *stream_h       # a stream's next states (L*D, B, H), then copied to h0
+    cdef char *stream_c       # an LSTM's (L*D, B, H)
+    cdef char *stream_top     # (B, D*H): the top layer's output when it is not out
+    cdef readonly Py_ssize_t stream_batch  # B of the stream this engine runs, or 0
 
     def __cinit__(self):
         self.lock = PyThread_allocate_lock()
@@ -657,6 +676,81 @@ cdef class Engine:
         self.forward_thread = PyThread_get_thread_ident()
         return Y, top, (h_n, c_n) if c_n is not None else h_n
 
+    # ---- a stream: one step of B sequences a call, the states in the scratch
+
+    def stream_start(self, Py_ssize_t B, h0, c0):
+        """Makes this engine a stream of B sequences, from the states h0 and
+        (an LSTM's) c0, (L*D, B, H) of the model's dtype or None for zeros.
+        One direction only: a step cannot see the future."""
+        if self.D != 1 or B < 1:
+            raise RuntimeError("crnn internal error: a stream runs one direction, B >= 1")
+        self._acquire()
+        try:
+            self._reserve(1, B)
+            n = self.L * B * self.H
+            s = self._scratch
+            s["stream_h"], s["stream_c"] = np.empty(n, self.dtype), np.empty(n, self.dtype)
+            s["stream_top"] = np.empty(B * self.H, self.dtype)
+            self.stream_h, self.stream_c = _address(s["stream_h"]), _address(s["stream_c"])
+            self.stream_top = _address(s["stream_top"])
+            self.T = self.T_run = 1
+            self.B, self.last_only, self.has_lengths = B, False, False
+            self.masks = self.masks_running = self.order = self.unorder = None
+            self.mask_p, self.source_x, self.parallel_directions = NULL, NULL, False
+            self._initial_states(NULL if h0 is None else _data(h0, self.kind, (self.L, B, self.H)),
+                                 NULL if c0 is None else _data(c0, self.kind, (self.L, B, self.H)),
+                                 B)
+            self.last = ""  # nothing a backward could read
+            self.stream_batch = B
+        finally:
+            PyThread_release_lock(self.lock)
+
+    def stream_state(self):
+        """Copies of a stream's states: h (L, B, H), and an LSTM's c, or None."""
+        cdef Py_ssize_t n = self.L * self.stream_batch * self.H
+        shape = (self.L, self.stream_batch, self.H)
+        h = self._scratch["h0"][:n].reshape(shape).copy()
+        return h, (self._scratch["c0"][:n].reshape(shape).copy()
+                   if self.cell == CELL_LSTM else None)
+
+    def stream_step(self, x, out):
+        """One step: x (B, I) floats of the model's dtype or (B,) int64 token
+        ids, into out (B, O), or (B, H) without an output layer (a new array
+        when None); the states advance. Returns out, or None when x or out is
+        not a buffer of exactly that or a token id is outside [0, I), the
+        states unchanged (crnn/stream.py then checks and says why)."""
+        cdef Py_buffer v
+        cdef Py_ssize_t B = self.stream_batch, width = self.O if self.O else self.H
+        cdef bint tokens
+        cdef int status
+        if B == 0 or not _acquire(x, &v):
+            return None
+        cdef Kind kind = _kind(&v)
+        cdef const char *x_p = <const char *>v.buf
+        tokens = kind == INT64 and v.ndim == 1 and v.shape[0] == B
+        if not tokens and not (kind == self.kind and v.ndim == 2 and v.shape[0] == B
+                               and v.shape[1] == self.I):
+            PyBuffer_Release(&v)
+            return None
+        if out is None:
+            out = np.empty((B, width), dtype=self.dtype)
+        cdef char *out_p = _matrix_of(out, self.kind, B, width)
+        if out_p == NULL:
+            PyBuffer_Release(&v)
+            return None
+        self._acquire()
+        with nogil:
+            memcpy(<char *>self.ids if tokens else self.inputs, x_p,
+                   B * (8 if tokens else self.I * self.item))
+            self.tokens = tokens
+            if self.f32:
+                status = _stream_step(self, <float *>self.params, <float *>out_p)
+            else:
+                status = _stream_step(self, <double *>self.params, <double *>out_p)
+        PyThread_release_lock(self.lock)
+        PyBuffer_Release(&v)
+        return out if status == CRNN_OK else None
+
     # ---- the seed notebook's API, within its budget of microseconds ---------
     # A list of T small vectors is read straight into the scratch, and d_y
     # into a row of it: NumPy's conversions would cost several times the
@@ -867,6 +961,21 @@ cdef int _forward(Engine e, floating *params, floating *Y, floating *top,
             if lengths != NULL:
                 zero_rows_past_lengths(Y, lengths, T, B, e.O)
     return CRNN_OK
+
+
+cdef int _stream_step(Engine e, floating *params, floating *out) noexcept nogil:
+    """One step of a stream (Engine.stream_step): the forward of T = 1 from
+    the states in h0 (c0), which take the new ones only when it ran."""
+    cdef size_t state = e.L * e.B * e.H * sizeof(floating)
+    cdef floating *Y = out if e.O else NULL
+    cdef floating *top = _at(e.stream_top, 0, params) if e.O else out
+    cdef int status = _forward(e, params, Y, top, _at(e.stream_h, 0, params),
+                               _at(e.stream_c, 0, params))
+    if status == CRNN_OK:
+        memcpy(e.h0, e.stream_h, state)
+        if e.cell == CELL_LSTM:
+            memcpy(e.c0, e.stream_c, state)
+    return status
 
 
 cdef inline floating *_workspace(Engine e, Py_ssize_t d, floating *typed) noexcept nogil:

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _checks, _core, torch_interop, training
 from .layers import GATED_INITS, INITS, NONLINEARITIES, Layout, parameter_count
+from .stream import Stream
 
 __all__ = ["Recurrent", "RNN", "LSTM", "GRU"]
 
@@ -166,10 +167,14 @@ class Recurrent:
         except AttributeError:
             return self._thread_workspace().last_forward
 
+    def _new_engine(self):
+        """A workspace for this model's calls: it reads the model's parameters
+        and writes its gradients, and owns its scratch."""
+        return _core.Engine(self._param_flat, self._grad_flat, self.layout, self.nonlinearity)
+
     def _thread_workspace(self):
         local = self._per_thread
-        local.engine = _core.Engine(self._param_flat, self._grad_flat, self.layout,
-                                    self.nonlinearity)
+        local.engine = self._new_engine()
         local.last_forward = {"h0_was_2d": True}
         return local
 
@@ -683,6 +688,14 @@ class Recurrent:
                        batch_size=batch_size, epochs=epochs, validation_split=validation_split,
                        validation_data=validation_data, shuffle=shuffle, clip_norm=clip_norm,
                        early_stopping=early_stopping, seed=seed, progress=progress)
+
+    def stream(self, batch_size=1, h0=None):
+        """A :class:`crnn.stream.Stream` of ``batch_size`` sequences stepped
+        one input at a time from the states ``h0`` (as ``forward_batch``
+        takes them; zeros if None), in evaluation mode: ``step(x)`` gives
+        each step's outputs as data arrives, at the cost of its arithmetic.
+        A bidirectional model cannot stream (ValueError)."""
+        return Stream(self, batch_size, h0)
 
     def predict(self, X, lengths=None, *, per_step=False, batch_size=256):
         """The outputs for N sequences (given as to ``fit``), in batches, in

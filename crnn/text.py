@@ -106,13 +106,20 @@ def _check_sampler(rnn):
         raise ValueError(f"sampling feeds each id drawn from the outputs back as the next "
                          f"input: it needs output_size == input_size, got output_size="
                          f"{rnn.output_size} and input_size={rnn.input_size}")
+    if rnn.directions != 1:
+        raise ValueError("sampling reads one id at a time, which a bidirectional model "
+                         "cannot: its reverse direction reads each sequence from its end")
 
 
 def _draw(rnn, prime_ids, length, temperature, top_k, rng, h0):
+    """The prime read in one forward_batch, then a stream: one C call per
+    id drawn, into the same arrays every time."""
     Y, _, h = rnn.forward_batch(prime_ids[:, None], h0, return_state=True)
+    stream = rnn.stream(1, h)
     y = Y[-1, 0].astype(np.float64)
     drawn = np.empty(length, dtype=np.int64)
-    token = np.empty((1, 1), dtype=np.int64)
+    token = np.empty(1, dtype=np.int64)
+    out = np.empty((1, rnn.output_size), dtype=rnn.dtype)
     for i in range(length):
         logits = y / temperature
         if top_k is not None and top_k < logits.size:
@@ -120,9 +127,9 @@ def _draw(rnn, prime_ids, length, temperature, top_k, rng, h0):
             logits = np.where(logits >= cutoff, logits, -np.inf)
         p = np.exp(logits - logits.max())
         drawn[i] = rng.choice(p.size, p=p / p.sum())
-        token[0, 0] = drawn[i]
-        Y, _, h = rnn.forward_batch(token, h, return_state=True)
-        y = Y[0, 0].astype(np.float64)
+        token[0] = drawn[i]
+        y = stream.step(token, out)[0].astype(np.float64)
+    h = stream.state
     return drawn, (h[0] if len(h) == 1 else h)
 
 
