@@ -209,3 +209,40 @@ def test_threads_mixing_streams_predictions_and_training_on_one_model():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_threads_stepping_and_predicting_while_one_trains_never_crash():
+    # a thread training the shared model (an optimizer step a call, so the
+    # parameters change under the others: the caller's business, as in
+    # PyTorch) beside streams and predictions: none crashes, is refused or
+    # reads outside its buffers (the sanitizer run covers this test), and
+    # every output stays finite
+    model = crnn.LSTM(5, 3, 24, num_layers=2, seed=0)
+    optimizer = crnn.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((8, 3, 5))
+    targets = rng.integers(0, 3, (8, 3))
+    errors, outputs = [], []
+    start = threading.Barrier(4)
+
+    def run(work):
+        try:
+            start.wait()
+            for _ in range(15):
+                outputs.append(work())
+        except Exception as error:  # noqa: BLE001 - any error is the failure
+            errors.append(repr(error))
+
+    def streaming():
+        stream = model.stream(3)
+        return np.stack([stream.step(x) for x in X])
+
+    works = [lambda: np.array([model.train_step(X, targets, optimizer=optimizer, clip=5.0)[0]]),
+             streaming, lambda: model.predict(X.swapaxes(0, 1)), streaming]
+    threads = [threading.Thread(target=run, args=(w,)) for w in works]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(outputs) == 60
+    assert all(np.isfinite(o).all() for o in outputs)
