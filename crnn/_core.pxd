@@ -138,3 +138,40 @@ cdef extern from "crnn.h" nogil:
     void crnn_adam_f64(double *p, double *m, double *v, const double *g, ptrdiff_t n,
                        double lr, double beta1, double beta2, double eps,
                        double weight_decay, int decoupled, int64_t step)
+
+    int CRNN_CELL_RNN
+    int CRNN_CELL_LSTM
+    int CRNN_CELL_GRU
+    ctypedef struct crnn_network:
+        int cell, activation
+        ptrdiff_t I, H, O, D, L, G
+        const ptrdiff_t *offsets
+        ptrdiff_t out_W, out_b
+    ctypedef struct crnn_workspace:
+        void *inputs
+        int64_t *ids
+        void *h0
+        void *c0
+        void *dY_valid
+        int64_t *lengths
+        ptrdiff_t rows, batch
+        ptrdiff_t T, T_run, B
+        int tokens, has_h0, has_c0, has_lengths, last_only, parallel_directions
+        const void *masks
+    size_t crnn_workspace_size(const crnn_network *net, ptrdiff_t rows, ptrdiff_t batch,
+                               size_t item)
+    void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memory,
+                             ptrdiff_t rows, ptrdiff_t batch, size_t item)
+    int crnn_network_forward_f32(const crnn_network *net, const float *params,
+                                 crnn_workspace *w, float *Y, float *top, float *h_n,
+                                 float *c_n)
+    int crnn_network_forward_f64(const crnn_network *net, const double *params,
+                                 crnn_workspace *w, double *Y, double *top, double *h_n,
+                                 double *c_n)
+    int crnn_network_backward_f32(const crnn_network *net, const float *params, float *grads,
+                                  crnn_workspace *w, const float *dY, const float *dh,
+                                  const float *dc, float *dh0, float *dc0, float *dX)
+    int crnn_network_backward_f64(const crnn_network *net, const double *params,
+                                  double *grads, crnn_workspace *w, const double *dY,
+                                  const double *dh, const double *dc, double *dh0,
+                                  double *dc0, double *dX)

@@ -81,6 +81,7 @@ static void *align_up(void *p) {
 #include "lstm.inc.c"
 #include "gru.inc.c"
 #include "train.inc.c"
+#include "network.inc.c"
 #undef real
 #undef CRNN_SUFFIX
 #undef TANH
@@ -102,6 +103,7 @@ static void *align_up(void *p) {
 #include "lstm.inc.c"
 #include "gru.inc.c"
 #include "train.inc.c"
+#include "network.inc.c"
 #undef real
 #undef CRNN_SUFFIX
 #undef TANH
@@ -129,4 +131,62 @@ size_t crnn_lstm_workspace(ptrdiff_t B, ptrdiff_t H) {
 
 size_t crnn_gru_workspace(ptrdiff_t B, ptrdiff_t H) {
     return gated_workspace(B, H, 3);
+}
+
+/* The scratch of a workspace, laid out from `base` (aligned) into w, or only
+ * measured (w NULL): each buffer's elements, every one 64-byte aligned.
+ * Returns the bytes from base to the end. */
+static size_t workspace_layout(crnn_workspace *w, const crnn_network *net, char *base,
+                               ptrdiff_t rows, ptrdiff_t batch, size_t item) {
+    const ptrdiff_t H = net->H, D = net->D, L = net->L, LD = L * D, DH = D * H;
+    const ptrdiff_t GH = net->G * H, O = net->O > 0 ? net->O : 1;
+    const int gated = net->G > 1, lstm = net->cell == CRNN_CELL_LSTM;
+    size_t work = crnn_linear_workspace(net->I, GH);
+    const size_t more[3] = {crnn_linear_workspace(DH, GH), crnn_linear_workspace(DH, O),
+                            lstm ? crnn_lstm_workspace(batch, H)
+                            : net->cell == CRNN_CELL_GRU ? crnn_gru_workspace(batch, H)
+                                                         : crnn_elman_workspace(batch, H)};
+    for (int i = 0; i < 3; i++) work = more[i] > work ? more[i] : work;
+    /* (elements, bytes each, where it goes) */
+    struct { size_t n, size; void **to; } parts[] = {
+        {(size_t)(rows * net->I), item, w ? &w->inputs : NULL},
+        {(size_t)rows, sizeof(int64_t), w ? (void **)&w->ids : NULL},
+        {(size_t)(LD * rows * H), item, w ? &w->hidden : NULL},
+        {D == 2 ? (size_t)(L * rows * DH) : 1, item, w ? &w->outputs : NULL},
+        {(size_t)((L > 1 ? L - 1 : 1) * rows * DH), item, w ? &w->dropped : NULL},
+        {(size_t)(rows * DH), item, w ? &w->d_top : NULL},
+        {(size_t)(rows * DH), item, w ? &w->d_below : NULL},
+        {(size_t)(D * rows * H), item, w ? &w->d_hidden : NULL},
+        {gated ? (size_t)(LD * rows * GH) : 1, item, w ? &w->gates : NULL},
+        {gated ? (size_t)(LD * rows * H) : 1, item, w ? &w->cells : NULL},
+        {gated ? (size_t)(D * rows * GH) : 1, item, w ? &w->d_gates : NULL},
+        {net->cell == CRNN_CELL_GRU ? (size_t)(D * rows * H) : 1, item,
+         w ? &w->d_cells : NULL},
+        {(size_t)(rows * O), item, w ? &w->dY_valid : NULL},
+        {(size_t)(LD * batch * H), item, w ? &w->h0 : NULL},
+        {lstm ? (size_t)(LD * batch * H) : 1, item, w ? &w->c0 : NULL},
+        {(size_t)batch, sizeof(int64_t), w ? (void **)&w->lengths : NULL},
+        {(size_t)D * work, item, w ? &w->work : NULL},
+    };
+    size_t at = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (w) *parts[i].to = base + at;
+        at += (parts[i].n * parts[i].size + 63) & ~(size_t)63;
+    }
+    if (w) {
+        w->work_size = (ptrdiff_t)work;
+        w->rows = rows;
+        w->batch = batch;
+    }
+    return at;
+}
+
+size_t crnn_workspace_size(const crnn_network *net, ptrdiff_t rows, ptrdiff_t batch,
+                           size_t item) {
+    return workspace_layout(NULL, net, NULL, rows, batch, item) + 64; /* + alignment */
+}
+
+void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memory,
+                         ptrdiff_t rows, ptrdiff_t batch, size_t item) {
+    workspace_layout(w, net, (char *)align_up(memory), rows, batch, item);
 }

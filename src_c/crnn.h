@@ -11,6 +11,8 @@
  *
  * A layer above the first reads the layer below's output, the two directions'
  * states side by side (D*H); dropout between layers is crnn_multiply.
+ * crnn_network_forward and _backward walk a whole stack of them on a
+ * crnn_network (what a model is) and a crnn_workspace (what a call needs).
  *
  * Sizes, the same letters everywhere in crnn:
  *   T  sequence length (time steps)
@@ -233,6 +235,82 @@ CRNN_DECLARE(float, f32)
 CRNN_DECLARE(double, f64)
 
 #undef CRNN_DECLARE
+
+/* ---- a whole network: the walk over its layers and directions ----------- */
+
+#define CRNN_CELL_RNN 0
+#define CRNN_CELL_LSTM 1
+#define CRNN_CELL_GRU 2
+
+/* What a model is: L layers of D directions of one cell (G gates: 1, 4 or 3),
+ * and an output layer (O = 0: none), their parameters in one flat array at
+ * these offsets, in elements (crnn/layers.py lays them out). Read-only while
+ * it runs: any number of workspaces run one network at once. */
+typedef struct {
+    int cell;          /* CRNN_CELL_RNN, CRNN_CELL_LSTM, CRNN_CELL_GRU */
+    int activation;    /* the Elman cell's: CRNN_TANH or CRNN_RELU */
+    ptrdiff_t I, H, O, D, L, G;
+    const ptrdiff_t *offsets; /* (L*D, 4): Wxh, Whh, bh, bhn of layer l, direction d
+                               * at row l*D + d; -1 where there is none */
+    ptrdiff_t out_W, out_b;   /* the output layer's Why and by, -1 without one */
+} crnn_network;
+
+/* What one call needs: scratch for up to `rows` T*B rows and `batch`
+ * sequences, laid out in one block by crnn_workspace_bind, and what the call
+ * is, set by the caller before a forward. A forward leaves in it what its
+ * backward reads. One workspace serves one call at a time. */
+typedef struct {
+    void *inputs;     /* (T,B,I) the inputs, or ids (T,B) for token ids */
+    int64_t *ids;
+    void *hidden;     /* (L*D,T,B,H) each layer's and direction's states */
+    void *gates;      /* (L*D,T,B,G*H) a gated cell's gates */
+    void *cells;      /* (L*D,T,B,H) the LSTM's c_t, the GRU's W_hn h + b_hn */
+    void *outputs;    /* (L,T,B,2H) both directions side by side (D = 2) */
+    void *dropped;    /* (L-1,T,B,D*H) a layer's output after dropout */
+    void *d_top;      /* (T,B,D*H) dLoss/d(a layer's output) */
+    void *d_below;    /* (T,B,D*H) the same for the layer below */
+    void *d_hidden;   /* (D,T,B,H) per direction (D = 2) */
+    void *d_gates;    /* (D,T,B,G*H) dLoss/d(input projection) */
+    void *d_cells;    /* (D,T,B,H) the GRU's dLoss/d(W_hn h + b_hn) */
+    void *dY_valid;   /* (T,B,O) dY without the rows past each length */
+    void *h0, *c0;    /* (L*D,B,H) the initial states */
+    int64_t *lengths; /* (B) */
+    void *work;       /* D per-direction workspaces of work_size elements */
+    ptrdiff_t work_size, rows, batch;
+    /* the call */
+    ptrdiff_t T;      /* its steps */
+    ptrdiff_t T_run;  /* the steps the layers run: T, or the longest length */
+    ptrdiff_t B;
+    int tokens;       /* the inputs are ids */
+    int has_h0, has_c0, has_lengths;
+    int last_only;    /* Y and top of the last step only (the seed API's) */
+    int parallel_directions; /* a layer's two directions at once, a thread each */
+    const void *masks; /* (L-1,T,B,D*H) dropout masks (0 or 1/(1-p)), or NULL */
+} crnn_workspace;
+
+/* Bytes of the block crnn_workspace_bind lays out for `rows` T*B rows and
+ * `batch` sequences, of numbers of `item` bytes (4 or 8) */
+size_t crnn_workspace_size(const crnn_network *net, ptrdiff_t rows, ptrdiff_t batch,
+                           size_t item);
+/* Points w's scratch into `memory`, crnn_workspace_size bytes */
+void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memory,
+                         ptrdiff_t rows, ptrdiff_t batch, size_t item);
+
+/* The forward of the whole network on what w holds (the inputs, h0 and c0
+ * when has_h0 and has_c0, lengths, masks): every layer and direction, dropout
+ * between layers, the output layer. Y (T,B,O), or (B,O) with last_only, or
+ * NULL without an output layer; top (T,B,D*H), or (B,D*H), the top layer's
+ * output; h_n, c_n (L*D,B,H), c_n an LSTM's, or NULL (not kept). Rows past
+ * T_run, and past each length, are zeros. CRNN_ERR_TOKEN_ID for an id outside
+ * [0, I). */
+/* The backward of the last forward on w, into grads (the flat array of the
+ * parameters' gradients, which it adds to): dY shaped as that forward's Y
+ * (or top, without an output layer); dh, dc (L*D,B,H) or NULL; dh0, dc0
+ * (L*D,B,H), zeroed by the caller, and dX (T,B,I) or NULL. */
+#define CRNN_DECLARE_NETWORK(real, sfx)                                           int crnn_network_forward_##sfx(const crnn_network *net, const real *params,        crnn_workspace *w, real *Y, real *top, real *h_n, real *c_n);               int crnn_network_backward_##sfx(const crnn_network *net, const real *params,       real *grads, crnn_workspace *w, const real *dY, const real *dh,                const real *dc, real *dh0, real *dc0, real *dX);
+CRNN_DECLARE_NETWORK(float, f32)
+CRNN_DECLARE_NETWORK(double, f64)
+#undef CRNN_DECLARE_NETWORK
 
 #ifdef __cplusplus
 }
