@@ -431,9 +431,10 @@ cdef class Engine:
         self.last = ""
 
     def scratch_bytes(self, Py_ssize_t T, Py_ssize_t B):
-        """The bytes the scratch would grow by for a call of T steps and B
-        sequences: 0 when what it holds is enough. Checked by crnn/rnn.py
-        against the machine's memory before a forward."""
+        """The bytes of the new scratch a call of T steps and B sequences
+        would allocate (its one block replaces the old): 0 when what it holds
+        is enough. Checked by crnn/rnn.py against the machine's memory before
+        a forward."""
         if T * B <= self.w.rows and B <= self.w.batch:
             return 0.0
         return <double>crnn_workspace_size(&self.net, max(T * B, self.w.rows),
