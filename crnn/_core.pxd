@@ -175,3 +175,11 @@ cdef extern from "crnn.h" nogil:
                                   double *grads, crnn_workspace *w, const double *dY,
                                   const double *dh, const double *dc, double *dh0,
                                   double *dc0, double *dX)
+    void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
+                             int tokens, int batch_major, const void *h0, const void *c0,
+                             const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item)
+    int crnn_network_step_f32(const crnn_network *net, const float *params, crnn_workspace *w,
+                              const void *x, int tokens, float *out, float *next)
+    int crnn_network_step_f64(const crnn_network *net, const double *params,
+                              crnn_workspace *w, const void *x, int tokens, double *out,
+                              double *next)

@@ -360,8 +360,8 @@ cdef class Engine:
     cdef const char *source_h0       # X (or ids), h0, c0 and lengths of the
     cdef const char *source_c0       # caller's, valid while _forward runs
     cdef const char *source_lengths
-    cdef size_t source_x_bytes
-    cdef bint source_batch_major     # source_x is (B, T, ...), not (T, B, ...)
+    cdef bint source_tokens, source_batch_major  # ids; (B, T, ...), not (T, B, ...)
+    cdef Py_ssize_t source_T
     cdef readonly unsigned long forward_thread
     cdef PyThread_type_lock lock
     cdef object _stream   # a stream's next states and top output, (3, L*B*H)
@@ -520,22 +520,16 @@ cdef class Engine:
             mask_p = _data(masks, self.kind, (self.L - 1, T, B, self.D * self.H))
         self._reserve(T, B)
         self.last = ""
-        self.w.T, self.w.B, self.w.tokens, self.w.last_only = T, B, tokens, last_only
-        self.w.has_lengths = lengths is not None
+        self.w.T, self.w.B, self.w.last_only = T, B, last_only
         self.masks_running, self.w.masks = masks, mask_p
-        self.w.parallel_directions = self._directions_at_once(T, B)
         # no step past the longest sequence is run: its rows are zeros
-        self.w.T_run = T
-        if lengths is not None:
-            self.w.T_run = int(lengths.max())
-            if not 1 <= self.w.T_run <= T:
-                raise RuntimeError("crnn internal error: lengths outside [1, T]")
+        if lengths is not None and not 1 <= lengths[0] <= T:
+            raise RuntimeError("crnn internal error: lengths outside [1, T]")
         # the caller's arrays, copied in the forward's own nogil section (one
         # release of the GIL per call: each is a wait when threads share it)
         self.source_x, self.source_h0, self.source_c0 = x, h0_p, c0_p
         self.source_lengths = lengths_p
-        self.source_x_bytes = T * B * (sizeof(int64_t) if tokens else self.I * self.item)
-        self.source_batch_major = batch_major
+        self.source_tokens, self.source_batch_major, self.source_T = tokens, batch_major, T
         Y, top, h_n = self._compute_forward(kind)
         if self.order is None:
             return Y, top, h_n
@@ -544,49 +538,6 @@ cdef class Engine:
         elif h_n is not None:
             h_n = h_n[:, self.unorder]
         return None if Y is None else Y[:, self.unorder], top[:, self.unorder], h_n
-
-    cdef void _copy_sources(self) noexcept nogil:
-        """Copies of what _forward was given: backward reads them after the
-        caller may have changed theirs."""
-        cdef char *x = <char *>self.w.ids if self.w.tokens else <char *>self.w.inputs
-        cdef Py_ssize_t t, b, T = self.w.T, B = self.w.B
-        cdef size_t row = self.source_x_bytes // (T * B)  # one step of one sequence
-        if self.source_batch_major:  # (B, T, ...) into (T, B, ...)
-            for b in range(B):
-                for t in range(T):
-                    memcpy(x + (t * B + b) * row, self.source_x + (b * T + t) * row, row)
-        else:
-            memcpy(x, self.source_x, self.source_x_bytes)
-        self._initial_states(self.source_h0, self.source_c0, B)
-        if self.source_lengths != NULL:
-            memcpy(self.w.lengths, self.source_lengths, B * sizeof(int64_t))
-        self.source_x = NULL
-
-    cdef void _initial_states(self, const char *h0, const char *c0, Py_ssize_t B) noexcept nogil:
-        """h0 and (an LSTM's) c0 into the scratch, zeros for those not given
-        (NULL). A zero state is multiplied like any other, as PyTorch does:
-        with a NaN or infinity in Whh, the first step is NaN whether the
-        zeros were given or not (skipping the product would make it finite)."""
-        cdef size_t size = self.L * self.D * B * self.H * self.item
-        if h0 != NULL:
-            memcpy(self.w.h0, h0, size)
-        else:
-            memset(self.w.h0, 0, size)
-        if self.cell == CELL_LSTM:
-            if c0 != NULL:
-                memcpy(self.w.c0, c0, size)
-            else:
-                memset(self.w.c0, 0, size)
-        self.w.has_h0 = True
-        self.w.has_c0 = self.cell == CELL_LSTM
-
-    cdef bint _directions_at_once(self, Py_ssize_t T, Py_ssize_t B):
-        """Whether the two directions of a layer run at once, each in a thread:
-        when each has work enough to pay for waking a thread (measured on 2
-        cores: medium, bidirectional, 35.6 -> 23.9 ms; small, 47 -> 58 us
-        forward, the wake-up costing more than the half it saves)."""
-        cdef double work = <double>T * B * self.net.G * self.H * (min(self.I, self.D * self.H) + self.H)
-        return self.D == 2 and crnn_threads_for(work, 2) >= 2
 
     cdef tuple _compute_forward(self, str kind):
         """The forward pass of what the scratch holds (see _forward)."""
@@ -608,8 +559,12 @@ cdef class Engine:
         cdef char *c_n_p = _address(c_n) if c_n is not None else NULL
         cdef int status
         with nogil:
-            if self.source_x != NULL:
-                self._copy_sources()
+            if self.source_x != NULL:  # a copy: backward reads it after the caller changed theirs
+                crnn_workspace_load(&self.w, &self.net, self.source_x, self.source_tokens,
+                                    self.source_batch_major, self.source_h0, self.source_c0,
+                                    <const int64_t *>self.source_lengths, self.source_T,
+                                    self.w.B, self.item)
+                self.source_x = NULL
             status = self._run_forward(y, top_p, h_n_p, c_n_p)
         if status != CRNN_OK:
             raise RuntimeError("crnn: token ids changed during the forward pass")
@@ -655,31 +610,16 @@ cdef class Engine:
             self._reserve(1, B)
             self._stream = np.empty((3, self.L * B * self.H), self.dtype)
             self.stream_states = _address(self._stream)
-            self.w.T = self.w.T_run = 1
-            self.w.B, self.w.last_only, self.w.has_lengths = B, False, False
             self.masks = self.masks_running = self.order = self.unorder = None
-            self.w.masks, self.source_x, self.w.parallel_directions = NULL, NULL, False
-            self._initial_states(NULL if h0 is None else _data(h0, self.kind, (self.L, B, self.H)),
-                                 NULL if c0 is None else _data(c0, self.kind, (self.L, B, self.H)),
-                                 B)
+            self.w.masks, self.source_x, self.w.last_only = NULL, NULL, False
+            crnn_workspace_load(&self.w, &self.net, NULL, False, False,
+                                NULL if h0 is None else _data(h0, self.kind, (self.L, B, self.H)),
+                                NULL if c0 is None else _data(c0, self.kind, (self.L, B, self.H)),
+                                NULL, 1, B, self.item)
             self.last = ""  # nothing a backward could read
             self.stream_batch = B
         finally:
             PyThread_release_lock(self.lock)
-
-    cdef int _stream_step(self, char *out) noexcept nogil:
-        """The forward of T = 1 from the states in h0 (c0), which take the
-        new ones only when it ran."""
-        cdef size_t state = self.L * self.w.B * self.H * self.item
-        cdef char *next_states = self.stream_states
-        cdef int status = self._run_forward(out if self.O else NULL,
-                                            next_states + 2 * state if self.O else out,
-                                            next_states, next_states + state)
-        if status == CRNN_OK:
-            memcpy(self.w.h0, next_states, state)
-            if self.cell == CELL_LSTM:
-                memcpy(self.w.c0, next_states + state, state)
-        return status
 
     def stream_state(self):
         """Copies of a stream's states: h (L, B, H), and an LSTM's c, or None."""
@@ -719,10 +659,14 @@ cdef class Engine:
             return None
         self._acquire()
         with nogil:
-            memcpy(<char *>self.w.ids if tokens else <char *>self.w.inputs, x_p,
-                   B * (8 if tokens else self.I * self.item))
-            self.w.tokens = tokens
-            status = self._stream_step(out_p)
+            if self.f32:
+                status = crnn_network_step_f32(&self.net, <const float *>self.params, &self.w,
+                                               x_p, tokens, <float *>out_p,
+                                               <float *>self.stream_states)
+            else:
+                status = crnn_network_step_f64(&self.net, <const double *>self.params, &self.w,
+                                               x_p, tokens, <double *>out_p,
+                                               <double *>self.stream_states)
         PyThread_release_lock(self.lock)
         PyBuffer_Release(&v)
         return out if status == CRNN_OK else None
@@ -763,15 +707,13 @@ cdef class Engine:
             _to_real(<char *>self.w.inputs + t * I * self.item, self.f32, <const char *>v.buf,
                      _kind(&v), I)
             PyBuffer_Release(&v)
-        self.w.T, self.w.T_run, self.w.B, self.w.tokens, self.w.last_only = T, T, 1, False, True
-        self.w.parallel_directions = self._directions_at_once(T, 1)
-        self.w.has_lengths = False
-        self._initial_states(NULL, NULL, 1)
-        self.masks = self.masks_running = None
-        self.w.masks = NULL
-        self.order = self.unorder = None
+        # the inputs are in the scratch already: the call from zero states
+        crnn_workspace_load(&self.w, &self.net, NULL, False, False, NULL, NULL, NULL, T, 1,
+                            self.item)
+        self.w.last_only, self.w.masks, self.masks = True, NULL, None
+        self.masks_running = self.order = self.unorder = None
         self.with_state = False
-        self.source_x = NULL  # the inputs are in the scratch already
+        self.source_x = NULL
         Y, top, _ = self._compute_forward("forward")
         return Y, top
 

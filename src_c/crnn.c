@@ -190,3 +190,44 @@ void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memor
                          ptrdiff_t rows, ptrdiff_t batch, size_t item) {
     workspace_layout(w, net, (char *)align_up(memory), rows, batch, item);
 }
+
+void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
+                         int tokens, int batch_major, const void *h0, const void *c0,
+                         const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item) {
+    const size_t row = tokens ? sizeof(int64_t) : (size_t)net->I * item; /* a step of one */
+    const size_t state = (size_t)(net->L * net->D * B * net->H) * item;
+    char *to = tokens ? (char *)w->ids : (char *)w->inputs;
+    const char *from = (const char *)x;
+    if (!x) { /* the inputs are in w already */
+    } else if (batch_major) { /* (B,T,...) into (T,B,...) */
+        for (ptrdiff_t b = 0; b < B; b++)
+            for (ptrdiff_t t = 0; t < T; t++)
+                memcpy(to + (t * B + b) * row, from + (b * T + t) * row, row);
+    } else {
+        memcpy(to, from, (size_t)(T * B) * row);
+    }
+    /* a zero state is multiplied like any other, as PyTorch does: with a NaN
+     * in Whh the first step is NaN whether the zeros were given or not */
+    if (h0) memcpy(w->h0, h0, state);
+    else memset(w->h0, 0, state);
+    if (net->cell == CRNN_CELL_LSTM) {
+        if (c0) memcpy(w->c0, c0, state);
+        else memset(w->c0, 0, state);
+    }
+    w->has_h0 = 1;
+    w->has_c0 = net->cell == CRNN_CELL_LSTM;
+    w->T = w->T_run = T;
+    w->B = B;
+    w->tokens = tokens;
+    w->has_lengths = lengths != NULL;
+    if (lengths) {
+        memcpy(w->lengths, lengths, (size_t)B * sizeof(int64_t));
+        w->T_run = lengths[0]; /* the longest: they come longest first */
+    }
+    /* a layer's two directions at once, a thread each, when each has work
+     * enough to pay for waking a thread (measured on 2 cores: medium,
+     * bidirectional, 35.6 -> 23.9 ms; small, 47 -> 58 us forward) */
+    const ptrdiff_t DH = net->D * net->H, in = net->I < DH ? net->I : DH;
+    const double work = (double)T * (double)B * (double)(net->G * net->H) * (double)(in + net->H);
+    w->parallel_directions = net->D == 2 && crnn_threads_for(work, 2) >= 2;
+}

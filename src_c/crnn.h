@@ -296,6 +296,17 @@ size_t crnn_workspace_size(const crnn_network *net, ptrdiff_t rows, ptrdiff_t ba
 void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memory,
                          ptrdiff_t rows, ptrdiff_t batch, size_t item);
 
+/* A call's inputs into w, copied: x (T,B,I) floats or (T,B) token ids, or
+ * with batch_major their batch-first (B,T,...) layout, or NULL when they are
+ * in w's inputs (or ids) already; h0, c0 (L*D,B,H) or
+ * NULL for zeros (c0 an LSTM's); lengths (B) in [1,T], longest first, or NULL
+ * for T. Sets the call's T, B, T_run, tokens, the has_ flags and whether a
+ * layer's two directions run at once; masks and last_only are the caller's.
+ * w must hold T*B rows and B sequences. */
+void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
+                         int tokens, int batch_major, const void *h0, const void *c0,
+                         const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item);
+
 /* The forward of the whole network on what w holds (the inputs, h0 and c0
  * when has_h0 and has_c0, lengths, masks): every layer and direction, dropout
  * between layers, the output layer. Y (T,B,O), or (B,O) with last_only, or
@@ -307,7 +318,17 @@ void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memor
  * parameters' gradients, which it adds to): dY shaped as that forward's Y
  * (or top, without an output layer); dh, dc (L*D,B,H) or NULL; dh0, dc0
  * (L*D,B,H), zeroed by the caller, and dX (T,B,I) or NULL. */
-#define CRNN_DECLARE_NETWORK(real, sfx)                                           int crnn_network_forward_##sfx(const crnn_network *net, const real *params,        crnn_workspace *w, real *Y, real *top, real *h_n, real *c_n);               int crnn_network_backward_##sfx(const crnn_network *net, const real *params,       real *grads, crnn_workspace *w, const real *dY, const real *dh,                const real *dc, real *dh0, real *dc0, real *dX);
+/* One step of a stream of w->B sequences (one direction): x (B,I) floats or
+ * (B) ids in, out (B,O), or (B,H) without an output layer; the states in w's
+ * h0 (and c0) advance, only when it ran. next: scratch of 3*L*B*H. */
+#define CRNN_DECLARE_NETWORK(real, sfx)                                           \
+int crnn_network_forward_##sfx(const crnn_network *net, const real *params,    \
+    crnn_workspace *w, real *Y, real *top, real *h_n, real *c_n);               \
+int crnn_network_backward_##sfx(const crnn_network *net, const real *params,   \
+    real *grads, crnn_workspace *w, const real *dY, const real *dh,            \
+    const real *dc, real *dh0, real *dc0, real *dX);                            \
+int crnn_network_step_##sfx(const crnn_network *net, const real *params,       \
+    crnn_workspace *w, const void *x, int tokens, real *out, real *next);
 CRNN_DECLARE_NETWORK(float, f32)
 CRNN_DECLARE_NETWORK(double, f64)
 #undef CRNN_DECLARE_NETWORK

@@ -138,6 +138,24 @@ int FN(crnn_network_forward)(const crnn_network *net, const real *params, crnn_w
     return CRNN_OK;
 }
 
+int FN(crnn_network_step)(const crnn_network *net, const real *params, crnn_workspace *w,
+                          const void *x, int tokens, real *out, real *next) {
+    const ptrdiff_t state = net->L * w->B * net->H;
+    memcpy(tokens ? (void *)w->ids : w->inputs, x,
+           (size_t)w->B * (tokens ? sizeof(int64_t) : (size_t)net->I * sizeof(real)));
+    w->T = w->T_run = 1;
+    w->tokens = tokens;
+    const int status = FN(crnn_network_forward)(net, params, w, net->O ? out : NULL,
+                                                net->O ? next + 2 * state : out, next,
+                                                next + state);
+    if (status == CRNN_OK) {
+        memcpy(w->h0, next, (size_t)state * sizeof(real));
+        if (net->cell == CRNN_CELL_LSTM)
+            memcpy(w->c0, next + state, (size_t)state * sizeof(real));
+    }
+    return status;
+}
+
 /* Direction d's dLoss/d(input projection) (T,B,G*H), once its recurrence's
  * backward has run: the gated cells' d_gates, the Elman cell's states' own
  * buffer (d_top, or its half of it) */

@@ -84,9 +84,8 @@ int main(int argc, char **argv) {
     memset(&w, 0, sizeof w);
     void *block = malloc(crnn_workspace_size(&net, T * B, B, sizeof(double)));
     crnn_workspace_bind(&w, &net, block, T * B, B, sizeof(double));
-    memcpy(w.inputs, X, nX * sizeof(double));
-    w.T = w.T_run = T;
-    w.B = B; /* from zero states (has_h0 = 0), every sequence of length T, no dropout */
+    /* X time first, from zero states, every sequence of length T, no dropout */
+    crnn_workspace_load(&w, &net, X, 0, 0, NULL, NULL, NULL, T, B, sizeof(double));
 
     double *Y = malloc(nY * sizeof(double) + 1), *top = malloc((size_t)(T * B * net.D * net.H) * sizeof(double));
     double *h_n = malloc(nS * sizeof(double)), *c_n = malloc(nS * sizeof(double));
