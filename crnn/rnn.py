@@ -149,23 +149,24 @@ class Recurrent:
         self._per_thread = threading.local()
         self._gradient_lock = threading.RLock()
 
+    def _workspace(self):
+        """This thread's workspace for this model's calls: its Engine
+        (``.engine``), and what its last forward was given, for its backward
+        (``.last_forward``: whether h0 came as (B, H), its gradient going
+        back so, and the final states a many-to-one output read)."""
+        local = self._per_thread
+        if "engine" not in local.__dict__:
+            self._thread_workspace()
+        return local
+
     @property
     def _engine(self):
-        """This thread's Engine: its workspace for this model's calls."""
-        try:
-            return self._per_thread.engine
-        except AttributeError:
-            return self._thread_workspace().engine
+        """This thread's Engine."""
+        return self._workspace().engine
 
     @property
     def _last_forward(self):
-        """What this thread's last forward was given, for its backward:
-        whether h0 came as (B, H) (its gradient goes back so), and the final
-        states a many-to-one output read."""
-        try:
-            return self._per_thread.last_forward
-        except AttributeError:
-            return self._thread_workspace().last_forward
+        return self._workspace().last_forward
 
     def _new_engine(self):
         """A workspace for this model's calls: it reads the model's parameters
@@ -426,14 +427,16 @@ class Recurrent:
             lengths = _checks.check_lengths(lengths, T, B)
         if return_state is not False and return_state is not True:
             _checks.check_flag("return_state", return_state)
-        if T * B > self._engine.rows or B > self._engine.batch:  # more scratch than it has
+        workspace = self._workspace()  # this thread's, read once
+        engine = workspace.engine
+        if T * B > engine.rows or B > engine.batch:  # more scratch than it has
             self._check_memory(T, B)
         # everything checked: from here on the model changes (its generator
         # draws the masks, the engine keeps this forward for its backward)
         masks = self._dropout_masks(T, B) if self.dropout else None
-        Y, top, h_n = self._engine.forward(X, h0, lengths, masks, "forward_batch", False,
-                                           return_state, c0)
-        self._last_forward["h0_was_2d"] = h0_was_2d
+        Y, top, h_n = engine.forward(X, h0, lengths, masks, "forward_batch", False,
+                                     return_state, c0)
+        workspace.last_forward["h0_was_2d"] = h0_was_2d
         if Y is None:
             Y = top
         if self.batch_first:
