@@ -68,7 +68,7 @@ core = Extension(
              "src_c/kernels_neon.c"],
     include_dirs=["src_c"],
     # every header and template the sources include: a change to any rebuilds
-    depends=["crnn/_core.pxd"]
+    depends=["crnn/_core.pxd"] + sorted(glob.glob("crnn/*.pxi"))
     + sorted(glob.glob("src_c/*.h") + glob.glob("src_c/*.inc.c")),
 )
 

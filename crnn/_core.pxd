@@ -162,24 +162,13 @@ cdef extern from "crnn.h" nogil:
                                size_t item)
     void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memory,
                              ptrdiff_t rows, ptrdiff_t batch, size_t item)
-    int crnn_network_forward_f32(const crnn_network *net, const float *params,
-                                 crnn_workspace *w, float *Y, float *top, float *h_n,
-                                 float *c_n)
-    int crnn_network_forward_f64(const crnn_network *net, const double *params,
-                                 crnn_workspace *w, double *Y, double *top, double *h_n,
-                                 double *c_n)
-    int crnn_network_backward_f32(const crnn_network *net, const float *params, float *grads,
-                                  crnn_workspace *w, const float *dY, const float *dh,
-                                  const float *dc, float *dh0, float *dc0, float *dX)
-    int crnn_network_backward_f64(const crnn_network *net, const double *params,
-                                  double *grads, crnn_workspace *w, const double *dY,
-                                  const double *dh, const double *dc, double *dh0,
-                                  double *dc0, double *dX)
-    void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
-                             int tokens, int batch_major, const void *h0, const void *c0,
-                             const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item)
-    int crnn_network_step_f32(const crnn_network *net, const float *params, crnn_workspace *w,
-                              const void *x, int tokens, float *out, float *next)
-    int crnn_network_step_f64(const crnn_network *net, const double *params,
-                              crnn_workspace *w, const void *x, int tokens, double *out,
-                              double *next)
+    int crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
+                            int tokens, int batch_major, const void *h0, const void *c0,
+                            const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item)
+    int crnn_network_forward(const crnn_network *net, const void *params, crnn_workspace *w,
+                             void *Y, void *top, void *h_n, void *c_n)
+    int crnn_network_backward(const crnn_network *net, const void *params, void *grads,
+                              crnn_workspace *w, const void *dY, const void *dh,
+                              const void *dc, void *dh0, void *dc0, void *dX)
+    int crnn_network_step(const crnn_network *net, const void *params, crnn_workspace *w,
+                          const void *x, int tokens, void *out, void *next)

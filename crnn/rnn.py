@@ -141,13 +141,16 @@ class Recurrent:
                 self._params[bh][H:2 * H] += self.forget_bias
         # a (B, H) state stands for the (1, B, H) of one layer and direction
         self._one_state = self.num_layers * self.directions == 1
-        # What a call needs lives apart from the model: each thread has its
-        # own Engine (its scratch, and the states its last forward keeps for
-        # its backward), made on the thread's first call, so that threads
-        # sharing a model compute at once, each as if alone. The gradient
-        # array is the model's: backwards write it one at a time.
+        # What a call needs lives apart from what the model is (its Network:
+        # layout, parameters, gradients): each thread has its own Engine (its
+        # scratch, and the states its last forward keeps for its backward),
+        # made on the thread's first call, so that threads sharing a model
+        # compute at once, each as if alone. The gradient array is the
+        # model's: backwards write it one at a time, under its lock.
+        self._network = _core.Network(self._param_flat, self._grad_flat, self.layout,
+                                      self.nonlinearity)
+        self._gradient_lock = self._network.gradients
         self._per_thread = threading.local()
-        self._gradient_lock = threading.RLock()
 
     def _workspace(self):
         """This thread's workspace for this model's calls: its Engine
@@ -156,22 +159,26 @@ class Recurrent:
         back so, and the final states a many-to-one output read)."""
         local = self._per_thread
         if "engine" not in local.__dict__:
-            self._thread_workspace()
+            return self._thread_workspace()
         return local
 
     @property
     def _engine(self):
         """This thread's Engine."""
-        return self._workspace().engine
+        try:
+            return self._per_thread.engine
+        except AttributeError:  # the thread's first call
+            return self._thread_workspace().engine
 
     @property
     def _last_forward(self):
         return self._workspace().last_forward
 
-    def _new_engine(self):
-        """A workspace for this model's calls: it reads the model's parameters
-        and writes its gradients, and owns its scratch."""
-        return _core.Engine(self._param_flat, self._grad_flat, self.layout, self.nonlinearity)
+    def _new_engine(self, kind=_core.Engine):
+        """A workspace for this model's calls (an Engine, or a stream's
+        StreamWorkspace): it reads the model's parameters and writes its
+        gradients under the model's lock, and owns its scratch."""
+        return kind(self._network)
 
     def _thread_workspace(self):
         local = self._per_thread
@@ -285,7 +292,7 @@ class Recurrent:
         if self._reads_final_states():
             return self._forward_final_states(inputs)
         if isinstance(inputs, (list, tuple)) and not self._dropping_out():
-            result = self._engine.forward_steps(inputs)  # vectors read as they are
+            result = _core.forward_steps(self._engine, inputs)  # vectors read as they are
             if result is not None:
                 return result
         X = self._sequence_as_array(inputs)[:, None, :]
@@ -305,10 +312,9 @@ class Recurrent:
         """
         if type(learning_rate) is not float or not -math.inf < learning_rate < math.inf:
             learning_rate = _checks.check_real("learning_rate", learning_rate)  # finite
-        if not self._reads_final_states():
-            with self._gradient_lock:
-                if self._engine.backward_steps(d_y, learning_rate):
-                    return dict(self._grads)  # d_y read as it is
+        if not self._reads_final_states():  # d_y read as it is, the SGD step in C
+            if _core.backward_steps(self._engine, d_y, learning_rate):
+                return dict(self._grads)
         self._require_forward("forward", "backward")
         d_y = _checks.as_numeric_array("d_y", d_y)
         O = self.output_size
@@ -455,10 +461,11 @@ class Recurrent:
         "c0"), shaped as the forward's h0 was given, and, with
         ``input_grad=True``, "X" shaped as X, which float inputs only have.
         """
-        engine = self._engine
+        workspace = self._workspace()  # this thread's, read once
+        engine = workspace.engine
         if input_grad is not False and input_grad is not True:
             _checks.check_flag("input_grad", input_grad)
-        if engine.last != "forward_batch" or engine.forward_thread != threading.get_ident():
+        if engine.last != "forward_batch":
             self._require_forward("forward_batch", "backward_batch")  # says which is wrong
         T, B = engine.T, engine.B
         last = self.output_size or self.layout.top_size
@@ -471,13 +478,12 @@ class Recurrent:
         if input_grad and engine.tokens:
             raise ValueError("input_grad=True needs float inputs: the last forward_batch "
                              "had token ids, which have no gradient")
-        with self._gradient_lock:  # the model's one gradient array
-            dh0, dX = engine.backward(dY, dh, input_grad, dc)
+        dh0, dX = engine.backward(dY, dh, input_grad, dc)  # under the model's gradient lock
         grads = dict(self._grads)
         dc0 = None
         if self.cell == "lstm":
             dh0, dc0 = dh0
-        h0_was_2d = self._last_forward["h0_was_2d"]
+        h0_was_2d = workspace.last_forward["h0_was_2d"]
         grads["h0"] = dh0[0] if h0_was_2d else dh0
         if dc0 is not None:
             grads["c0"] = dc0[0] if h0_was_2d else dc0

@@ -1,7 +1,7 @@
 """A model stepped one input at a time: sampling text, online time series,
 anything that answers as its data arrives.
 
-A stream owns a workspace of its own (a crnn._core.Engine holding B
+A stream owns a workspace of its own (a crnn._core.StreamWorkspace holding B
 sequences' states between calls), so a step is one C call on the model's
 shared parameters: the forward of T = 1, its states written back in place,
 nothing allocated when ``out`` is given. Streams of one model run in any
@@ -10,7 +10,7 @@ parameters as they are at each step.
 """
 import numpy as np
 
-from . import _checks
+from . import _checks, _core
 
 __all__ = ["Stream"]
 
@@ -36,7 +36,7 @@ class Stream:
         self.model = model
         self.batch_size = _checks.check_size("batch_size", batch_size)
         self.width = model.output_size or model.hidden_size
-        engine = model._new_engine()
+        engine = model._new_engine(_core.StreamWorkspace)
         _checks.check_memory(engine.scratch_bytes(1, self.batch_size),
                              f"a stream of batch_size={self.batch_size} sequences")
         self._engine = engine
@@ -51,21 +51,21 @@ class Stream:
         h, c = None, None
         if h0 is not None:
             h, c, _ = self.model._state_arrays(("h0", "c0"), h0, self.batch_size)
-        self._engine.stream_start(self.batch_size, h, c)
+        self._engine.start(self.batch_size, h, c)
 
     @property
     def state(self):
         """The states after the last step: h (num_layers, B, hidden_size), an
         LSTM's the pair (h, c); copies."""
-        h, c = self._engine.stream_state()
+        h, c = self._engine.state()
         return h if c is None else (h, c)
 
     def step(self, x, out=None):
         """One step's outputs (B, width) from one step's inputs (B, input_size)
         or token ids (B,); the states advance."""
-        result = self._engine.stream_step(x, out)
+        result = self._engine.step(x, out)
         if result is None:  # not as the C core takes it: checked, converted, or refused
-            result = self._engine.stream_step(self._inputs(x), self._out(out))
+            result = self._engine.step(self._inputs(x), self._out(out))
             if result is None:
                 raise RuntimeError("crnn internal error: a checked step was refused")
         return result

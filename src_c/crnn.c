@@ -7,6 +7,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CRNN_CAT_(a, b) a##b
@@ -64,6 +65,34 @@ static size_t step_weights_size(ptrdiff_t H, ptrdiff_t G) {
 
 static void *align_up(void *p) {
     return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+}
+
+/* dst (rows of B, each `row` bytes) <- src's rows, in w's running order when
+ * it reorders: dst's row b of each block is src's row order[b] */
+static void gather_rows(const crnn_workspace *w, void *dst, const void *src, ptrdiff_t blocks,
+                        ptrdiff_t B, size_t row) {
+    if (!w->reordered) {
+        memcpy(dst, src, (size_t)(blocks * B) * row);
+        return;
+    }
+    for (ptrdiff_t k = 0; k < blocks; k++)
+        for (ptrdiff_t b = 0; b < B; b++)
+            memcpy((char *)dst + (size_t)(k * B + b) * row,
+                   (const char *)src + (size_t)(k * B + w->order[b]) * row, row);
+}
+
+/* rows (blocks of B, each `row` bytes, in running order) back into the
+ * caller's order, in place, through w's unsort buffer */
+static void unsort_rows(const crnn_workspace *w, void *rows, ptrdiff_t blocks, ptrdiff_t B,
+                        size_t row) {
+    if (!w->reordered) return;
+    for (ptrdiff_t k = 0; k < blocks; k++) {
+        char *block = (char *)rows + (size_t)(k * B) * row;
+        memcpy(w->unsort, block, (size_t)B * row);
+        for (ptrdiff_t b = 0; b < B; b++)
+            memcpy(block + (size_t)w->order[b] * row, (const char *)w->unsort + (size_t)b * row,
+                   row);
+    }
 }
 
 #define real float
@@ -141,6 +170,7 @@ static size_t workspace_layout(crnn_workspace *w, const crnn_network *net, char 
     const ptrdiff_t H = net->H, D = net->D, L = net->L, LD = L * D, DH = D * H;
     const ptrdiff_t GH = net->G * H, O = net->O > 0 ? net->O : 1;
     const int gated = net->G > 1, lstm = net->cell == CRNN_CELL_LSTM;
+    const ptrdiff_t widest = net->I > O ? (net->I > DH ? net->I : DH) : (O > DH ? O : DH);
     size_t work = crnn_linear_workspace(net->I, GH);
     const size_t more[3] = {crnn_linear_workspace(DH, GH), crnn_linear_workspace(DH, O),
                             lstm ? crnn_lstm_workspace(batch, H)
@@ -166,6 +196,9 @@ static size_t workspace_layout(crnn_workspace *w, const crnn_network *net, char 
         {(size_t)(LD * batch * H), item, w ? &w->h0 : NULL},
         {lstm ? (size_t)(LD * batch * H) : 1, item, w ? &w->c0 : NULL},
         {(size_t)batch, sizeof(int64_t), w ? (void **)&w->lengths : NULL},
+        {(size_t)batch, sizeof(int64_t), w ? (void **)&w->order : NULL},
+        {(size_t)(2 * LD * batch * H), item, w ? &w->d_states : NULL},
+        {(size_t)(batch * widest), item, w ? &w->unsort : NULL},
         {(size_t)D * work, item, w ? &w->work : NULL},
     };
     size_t at = 0;
@@ -177,6 +210,7 @@ static size_t workspace_layout(crnn_workspace *w, const crnn_network *net, char 
         w->work_size = (ptrdiff_t)work;
         w->rows = rows;
         w->batch = batch;
+        w->item = item;
     }
     return at;
 }
@@ -191,27 +225,60 @@ void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memor
     workspace_layout(w, net, (char *)align_up(memory), rows, batch, item);
 }
 
-void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
+/* qsort's order of sort keys: ascending */
+static int ascending(const void *a, const void *b) {
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* w->order: the B sequences longest first, ties in the caller's order, from
+ * lengths (B) in [1,T]; w->reordered when that is not the caller's order */
+static int sort_longest_first(crnn_workspace *w, const int64_t *lengths, ptrdiff_t T,
+                              ptrdiff_t B) {
+    w->reordered = 0;
+    for (ptrdiff_t b = 0; b < B; b++) {
+        if (lengths[b] < 1 || lengths[b] > T) return CRNN_ERR_LENGTH;
+        if (b > 0 && lengths[b] > lengths[b - 1]) w->reordered = 1;
+    }
+    if (!w->reordered) return CRNN_OK;
+    /* one key per sequence, (T - length) * B + b < T*B: sorting the keys
+     * sorts by length, longest first, then by position */
+    for (ptrdiff_t b = 0; b < B; b++) w->order[b] = (T - lengths[b]) * B + b;
+    qsort(w->order, (size_t)B, sizeof(int64_t), ascending);
+    for (ptrdiff_t b = 0; b < B; b++) w->order[b] %= B;
+    return CRNN_OK;
+}
+
+int crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
                          int tokens, int batch_major, const void *h0, const void *c0,
                          const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item) {
     const size_t row = tokens ? sizeof(int64_t) : (size_t)net->I * item; /* a step of one */
-    const size_t state = (size_t)(net->L * net->D * B * net->H) * item;
+    const ptrdiff_t LD = net->L * net->D;
+    const size_t state = (size_t)(LD * B * net->H) * item;
     char *to = tokens ? (char *)w->ids : (char *)w->inputs;
     const char *from = (const char *)x;
+    w->reordered = 0;
+    if (lengths && sort_longest_first(w, lengths, T, B) != CRNN_OK) {
+        w->T = w->B = 0;
+        return CRNN_ERR_LENGTH;
+    }
     if (!x) { /* the inputs are in w already */
     } else if (batch_major) { /* (B,T,...) into (T,B,...) */
-        for (ptrdiff_t b = 0; b < B; b++)
+        for (ptrdiff_t b = 0; b < B; b++) {
+            const ptrdiff_t from_b = w->reordered ? w->order[b] : b;
             for (ptrdiff_t t = 0; t < T; t++)
-                memcpy(to + (t * B + b) * row, from + (b * T + t) * row, row);
+                memcpy(to + (t * B + b) * row, from + (from_b * T + t) * row, row);
+        }
     } else {
-        memcpy(to, from, (size_t)(T * B) * row);
+        gather_rows(w, to, from, T, B, row);
     }
     /* a zero state is multiplied like any other, as PyTorch does: with a NaN
      * in Whh the first step is NaN whether the zeros were given or not */
-    if (h0) memcpy(w->h0, h0, state);
+    const size_t state_row = (size_t)net->H * item;
+    if (h0) gather_rows(w, w->h0, h0, LD, B, state_row);
     else memset(w->h0, 0, state);
     if (net->cell == CRNN_CELL_LSTM) {
-        if (c0) memcpy(w->c0, c0, state);
+        if (c0) gather_rows(w, w->c0, c0, LD, B, state_row);
         else memset(w->c0, 0, state);
     }
     w->has_h0 = 1;
@@ -221,8 +288,8 @@ void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void 
     w->tokens = tokens;
     w->has_lengths = lengths != NULL;
     if (lengths) {
-        memcpy(w->lengths, lengths, (size_t)B * sizeof(int64_t));
-        w->T_run = lengths[0]; /* the longest: they come longest first */
+        gather_rows(w, w->lengths, lengths, 1, B, sizeof(int64_t));
+        w->T_run = w->lengths[0]; /* the longest */
     }
     /* a layer's two directions at once, a thread each, when each has work
      * enough to pay for waking a thread (measured on 2 cores: medium,
@@ -230,4 +297,36 @@ void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void 
     const ptrdiff_t DH = net->D * net->H, in = net->I < DH ? net->I : DH;
     const double work = (double)T * (double)B * (double)(net->G * net->H) * (double)(in + net->H);
     w->parallel_directions = net->D == 2 && crnn_threads_for(work, 2) >= 2;
+    return CRNN_OK;
+}
+
+int crnn_network_forward(const crnn_network *net, const void *params, crnn_workspace *w,
+                         void *Y, void *top, void *h_n, void *c_n) {
+    if (w->item == sizeof(float))
+        return crnn_network_forward_f32(net, (const float *)params, w, (float *)Y, (float *)top,
+                                        (float *)h_n, (float *)c_n);
+    return crnn_network_forward_f64(net, (const double *)params, w, (double *)Y, (double *)top,
+                                    (double *)h_n, (double *)c_n);
+}
+
+int crnn_network_backward(const crnn_network *net, const void *params, void *grads,
+                          crnn_workspace *w, const void *dY, const void *dh, const void *dc,
+                          void *dh0, void *dc0, void *dX) {
+    if (w->item == sizeof(float))
+        return crnn_network_backward_f32(net, (const float *)params, (float *)grads, w,
+                                         (const float *)dY, (const float *)dh,
+                                         (const float *)dc, (float *)dh0, (float *)dc0,
+                                         (float *)dX);
+    return crnn_network_backward_f64(net, (const double *)params, (double *)grads, w,
+                                     (const double *)dY, (const double *)dh, (const double *)dc,
+                                     (double *)dh0, (double *)dc0, (double *)dX);
+}
+
+int crnn_network_step(const crnn_network *net, const void *params, crnn_workspace *w,
+                      const void *x, int tokens, void *out, void *next) {
+    if (w->item == sizeof(float))
+        return crnn_network_step_f32(net, (const float *)params, w, x, tokens, (float *)out,
+                                     (float *)next);
+    return crnn_network_step_f64(net, (const double *)params, w, x, tokens, (double *)out,
+                                 (double *)next);
 }

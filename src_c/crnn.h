@@ -52,6 +52,7 @@ extern "C" {
 #define CRNN_OK 0
 #define CRNN_ERR_TOKEN_ID (-1)
 #define CRNN_ERR_KERNEL (-2)
+#define CRNN_ERR_LENGTH (-3)
 
 /* Kernel paths. Every build has the portable C loops; x86-64 builds made with
  * gcc or clang also hold AVX2+FMA and AVX-512 paths, chosen at run time and
@@ -274,15 +275,20 @@ typedef struct {
     void *d_cells;    /* (D,T,B,H) the GRU's dLoss/d(W_hn h + b_hn) */
     void *dY_valid;   /* (T,B,O) dY without the rows past each length */
     void *h0, *c0;    /* (L*D,B,H) the initial states */
-    int64_t *lengths; /* (B) */
+    int64_t *lengths; /* (B) longest first: the order the sequences run in */
+    int64_t *order;   /* (B) running row b is the caller's sequence order[b] */
+    void *d_states;   /* (2,L*D,B,H) the caller's dh and dc, in running order */
+    void *unsort;     /* (B,max(I,O,D*H)) a step's rows on their way back */
     void *work;       /* D per-direction workspaces of work_size elements */
     ptrdiff_t work_size, rows, batch;
+    size_t item;      /* the bytes of its numbers: 4 (float) or 8 (double) */
     /* the call */
     ptrdiff_t T;      /* its steps */
     ptrdiff_t T_run;  /* the steps the layers run: T, or the longest length */
     ptrdiff_t B;
     int tokens;       /* the inputs are ids */
     int has_h0, has_c0, has_lengths;
+    int reordered;    /* the sequences run in `order`, not the caller's */
     int last_only;    /* Y and top of the last step only (the seed API's) */
     int parallel_directions; /* a layer's two directions at once, a thread each */
     const void *masks; /* (L-1,T,B,D*H) dropout masks (0 or 1/(1-p)), or NULL */
@@ -299,11 +305,16 @@ void crnn_workspace_bind(crnn_workspace *w, const crnn_network *net, void *memor
 /* A call's inputs into w, copied: x (T,B,I) floats or (T,B) token ids, or
  * with batch_major their batch-first (B,T,...) layout, or NULL when they are
  * in w's inputs (or ids) already; h0, c0 (L*D,B,H) or
- * NULL for zeros (c0 an LSTM's); lengths (B) in [1,T], longest first, or NULL
- * for T. Sets the call's T, B, T_run, tokens, the has_ flags and whether a
- * layer's two directions run at once; masks and last_only are the caller's.
- * w must hold T*B rows and B sequences. */
-void crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
+ * NULL for zeros (c0 an LSTM's); lengths (B) in [1,T], in any order, or NULL
+ * for T. The sequences run longest first, so that each step's products cover
+ * only the sequences that have that step: when lengths are not in that
+ * order, w runs them sorted (stable) and the forward and backward take and
+ * give every array in the caller's order. Sets the call's T, B, T_run,
+ * tokens, the has_ flags and whether a layer's two directions run at once;
+ * masks ((L-1,T,B,D*H), the caller's order) and last_only are the caller's.
+ * w must hold T*B rows and B sequences. CRNN_OK, or CRNN_ERR_LENGTH (w
+ * holds no call then) for a length outside [1,T]. */
+int crnn_workspace_load(crnn_workspace *w, const crnn_network *net, const void *x,
                          int tokens, int batch_major, const void *h0, const void *c0,
                          const int64_t *lengths, ptrdiff_t T, ptrdiff_t B, size_t item);
 
@@ -332,6 +343,16 @@ int crnn_network_step_##sfx(const crnn_network *net, const real *params,       \
 CRNN_DECLARE_NETWORK(float, f32)
 CRNN_DECLARE_NETWORK(double, f64)
 #undef CRNN_DECLARE_NETWORK
+
+/* The same three for the type w was bound for (its item): params, grads and
+ * every array of numbers are float or double accordingly */
+int crnn_network_forward(const crnn_network *net, const void *params, crnn_workspace *w,
+                         void *Y, void *top, void *h_n, void *c_n);
+int crnn_network_backward(const crnn_network *net, const void *params, void *grads,
+                          crnn_workspace *w, const void *dY, const void *dh, const void *dc,
+                          void *dh0, void *dc0, void *dX);
+int crnn_network_step(const crnn_network *net, const void *params, crnn_workspace *w,
+                      const void *x, int tokens, void *out, void *next);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,23 @@ static void FN(zero_rows_past_lengths)(real *Y, const int64_t *lengths, ptrdiff_
             if (t >= lengths[b]) memset(Y + (t * B + b) * C, 0, (size_t)C * sizeof(real));
 }
 
+/* y <- x times layer l's dropout mask (rows of D*H): the caller's masks
+ * (L-1,T,B,D*H) are in the caller's order, read in the running order */
+static void FN(drop)(real *y, const real *x, const crnn_workspace *w, ptrdiff_t l,
+                     ptrdiff_t DH) {
+    const real *mask = (const real *)w->masks + l * w->T * w->B * DH;
+    if (!w->reordered) {
+        FN(crnn_multiply)(y, x, mask, w->T_run * w->B * DH, 0);
+        return;
+    }
+    for (ptrdiff_t t = 0; t < w->T_run; t++)
+        for (ptrdiff_t b = 0; b < w->B; b++) {
+            const ptrdiff_t n = t * w->B + b;
+            FN(crnn_multiply)(y + n * DH, x + n * DH, mask + (t * w->B + w->order[b]) * DH,
+                              DH, 0);
+        }
+}
+
 /* Layer l, direction d: the input projection of all T*B rows (every gate's),
  * then the recurrence, into its states and its rows of h_n (and c_n) */
 static int FN(direction_forward)(const crnn_network *net, const real *params,
@@ -112,8 +129,7 @@ int FN(crnn_network_forward)(const crnn_network *net, const real *params, crnn_w
         layer_input = out;
         if (w->masks && l < net->L - 1) { /* dropout on every output but the top's */
             real *dropped = (real *)w->dropped + l * N * DH;
-            FN(crnn_multiply)(dropped, out, (const real *)w->masks + l * w->T * B * DH,
-                              N * DH, 0);
+            FN(drop)(dropped, out, w, l, DH);
             layer_input = dropped;
         }
     }
@@ -133,8 +149,13 @@ int FN(crnn_network_forward)(const crnn_network *net, const real *params, crnn_w
                                     DH, net->O);
             memset(Y + N * net->O, 0, (size_t)((w->T - T) * B * net->O) * sizeof(real));
             if (lengths) FN(zero_rows_past_lengths)(Y, lengths, T, B, net->O);
+            unsort_rows(w, Y, T, B, (size_t)net->O * sizeof(real));
         }
     }
+    if (!w->last_only) unsort_rows(w, top, T, B, (size_t)DH * sizeof(real));
+    const size_t state_row = (size_t)H * sizeof(real);
+    if (h_n) unsort_rows(w, h_n, net->L * D, B, state_row);
+    if (c_n) unsort_rows(w, c_n, net->L * D, B, state_row);
     return CRNN_OK;
 }
 
@@ -214,11 +235,20 @@ int FN(crnn_network_backward)(const crnn_network *net, const real *params, real 
     const ptrdiff_t T = w->T_run, B = w->B, N = w->T_run * w->B, H = net->H, D = net->D;
     const ptrdiff_t DH = D * H;
     const int64_t *lengths = w->has_lengths ? w->lengths : NULL;
+    const ptrdiff_t LD = net->L * D;
+    const size_t state_row = (size_t)H * sizeof(real);
     real *d_top = (real *)w->d_top, *d_below = (real *)w->d_below;
     const real *top = FN(layer_output)(net, w, net->L - 1);
+    if (w->reordered) { /* dh and dc into the order the sequences ran */
+        real *d_states = (real *)w->d_states;
+        if (dh) gather_rows(w, d_states, dh, LD, B, state_row);
+        if (dc) gather_rows(w, d_states + LD * B * H, dc, LD, B, state_row);
+        dh = dh ? d_states : NULL;
+        dc = dc ? d_states + LD * B * H : NULL;
+    }
     /* dLoss/d(top layer's output), from the output layer or given */
     if (!net->O) {
-        memcpy(d_top, dY, (size_t)(N * DH) * sizeof(real));
+        gather_rows(w, d_top, dY, T, B, (size_t)DH * sizeof(real));
     } else {
         memset(d_top, 0, (size_t)(N * DH) * sizeof(real));
         if (w->last_only) {
@@ -228,7 +258,7 @@ int FN(crnn_network_backward)(const crnn_network *net, const real *params, real 
         } else {
             if (lengths) { /* steps past a sequence's length have no output */
                 real *dY_valid = (real *)w->dY_valid;
-                memcpy(dY_valid, dY, (size_t)(N * net->O) * sizeof(real));
+                gather_rows(w, dY_valid, dY, T, B, (size_t)net->O * sizeof(real));
                 FN(zero_rows_past_lengths)(dY_valid, lengths, T, B, net->O);
                 dY = dY_valid;
             }
@@ -271,8 +301,7 @@ int FN(crnn_network_backward)(const crnn_network *net, const real *params, real 
         if (status[0] != CRNN_OK || status[1] != CRNN_OK) return CRNN_ERR_TOKEN_ID;
         if (l > 0) { /* d_below is dLoss/d(layer l-1's output, after dropout) */
             if (w->masks) {
-                FN(crnn_multiply)(d_top, d_below,
-                                  (const real *)w->masks + (l - 1) * w->T * B * DH, N * DH, 0);
+                FN(drop)(d_top, d_below, w, l - 1, DH);
             } else {
                 real *swap = d_top;
                 d_top = d_below;
@@ -280,5 +309,9 @@ int FN(crnn_network_backward)(const crnn_network *net, const real *params, real 
             }
         }
     }
+    /* what goes back to the caller, in the caller's order */
+    if (dh0) unsort_rows(w, dh0, LD, B, state_row);
+    if (dc0) unsort_rows(w, dc0, LD, B, state_row);
+    if (dX) unsort_rows(w, dX, T, B, (size_t)net->I * sizeof(real));
     return CRNN_OK;
 }

@@ -4,6 +4,7 @@ the source tree), reads a model's network description, parameters and a
 batch that crnn's Python API ran, runs crnn_network_forward and _backward
 on a workspace of its own, and must find the same outputs, final states,
 gradients and input gradients."""
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,17 +28,20 @@ def run_network(tmp_path_factory):
     if not all((ROOT / s).exists() for s in SOURCES):
         pytest.skip("needs the source tree (src_c/, tests/c/)")
     program = tmp_path_factory.mktemp("c") / "run_network"
-    built = subprocess.run([compiler, "-O1", "-std=c99", "-I", str(ROOT / "src_c"),
+    # under .ci/sanitize, built with its sanitizers: any bad access aborts it
+    sanitize = (["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-g"]
+                if os.environ.get("CRNN_SANITIZE") == "1" else [])
+    built = subprocess.run([compiler, "-O1", "-std=c99", *sanitize, "-I", str(ROOT / "src_c"),
                             *(str(ROOT / s) for s in SOURCES), "-lm", "-o", str(program)],
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stderr
     return program
 
 
-def write_network_file(path, model, X, dY):
+def write_network_file(path, model, X, dY, lengths):
     """The file run_network.c reads, from what crnn's Python API computes."""
     layout = model.layout
-    Y, _, h_n = model.forward_batch(X, return_state=True)
+    Y, _, h_n = model.forward_batch(X, lengths=lengths, return_state=True)
     grads = model.backward_batch(dY, input_grad=True)
     offsets = [[layout.offsets[name] if name is not None else -1 for name in names]
                for _, _, *names in layout.recurrent()]
@@ -47,8 +51,8 @@ def write_network_file(path, model, X, dY):
             model.num_layers, layout.gates, T, B, layout.size]
     with open(path, "wb") as f:
         f.write(b"crnn-net")
-        f.write(np.array(head + sum(offsets, []) + [layout.offsets["Why"], layout.offsets["by"]],
-                         dtype="<i8").tobytes())
+        f.write(np.array(head + sum(offsets, []) + [layout.offsets["Why"], layout.offsets["by"]]
+                         + list(lengths), dtype="<i8").tobytes())
         h = h_n[0] if isinstance(h_n, tuple) else h_n
         for array in (model._param_flat, X, Y, h, dY, model._grad_flat, grads["X"]):
             f.write(np.ascontiguousarray(array, dtype="<f8").tobytes())
@@ -62,12 +66,13 @@ def write_network_file(path, model, X, dY):
     (crnn.GRU, dict(num_layers=3, bidirectional=True)),
     (crnn.GRU, dict(bias=False)),
 ])
-def test_a_c_program_runs_the_model_python_ran(run_network, tmp_path, cell, options):
+@pytest.mark.parametrize("lengths", [[7, 7, 7], [4, 7, 2]])  # out of order: run sorted
+def test_a_c_program_runs_the_model_python_ran(run_network, tmp_path, cell, options, lengths):
     model = cell(4, 3, 6, init="pytorch", seed=1, **options)
     rng = np.random.default_rng(2)
-    X, dY = rng.standard_normal((7, 2, 4)), rng.standard_normal((7, 2, 3))
+    X, dY = rng.standard_normal((7, 3, 4)), rng.standard_normal((7, 3, 3))
     path = tmp_path / "model.bin"
-    write_network_file(path, model, X, dY)
+    write_network_file(path, model, X, dY, lengths)
     ran = subprocess.run([str(run_network), str(path)], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     words = ran.stdout.replace(",", "").split()  # "Y 0, h_n 0, gradients 0, dX 0"
@@ -81,9 +86,9 @@ def test_the_c_program_fails_on_a_model_that_differs(run_network, tmp_path):
     rng = np.random.default_rng(3)
     X, dY = rng.standard_normal((5, 2, 4)), rng.standard_normal((5, 2, 3))
     path = tmp_path / "model.bin"
-    write_network_file(path, model, X, dY)
+    write_network_file(path, model, X, dY, [5, 3])
     data = bytearray(path.read_bytes())
-    start = 8 + 8 * (11 + 4 + 2)  # the first parameter
+    start = 8 + 8 * (11 + 4 + 2 + 2)  # the first parameter
     data[start:start + 8] = np.float64(5.0).tobytes()
     path.write_bytes(bytes(data))
     ran = subprocess.run([str(run_network), str(path)], capture_output=True, text=True)

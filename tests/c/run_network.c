@@ -10,8 +10,8 @@
  *   run_network FILE
  *
  * The file, all little-endian: "crnn-net", then int64 cell, activation, I,
- * H, O, D, L, G, T, B, n_params, the (L*D, 4) offsets, out_W, out_b; then
- * float64 params (n_params), X (T,B,I), Y (T,B,O), h_n (L*D,B,H), dY (T,B,O),
+ * H, O, D, L, G, T, B, n_params, the (L*D, 4) offsets, out_W, out_b, the
+ * lengths (B), in any order; then float64 params (n_params), X (T,B,I), Y (T,B,O), h_n (L*D,B,H), dY (T,B,O),
  * the gradients (n_params) and dX (T,B,I).
  */
 #include <math.h>
@@ -65,6 +65,8 @@ int main(int argc, char **argv) {
         offsets[i] = (ptrdiff_t)read[0];
     }
     if (!read_all(f, read, sizeof read)) return 2;
+    int64_t *lengths = malloc((size_t)B * sizeof(int64_t) + 1);
+    if (!read_all(f, lengths, (size_t)B * sizeof(int64_t))) return 2;
     net.offsets = offsets;
     net.out_W = (ptrdiff_t)read[0];
     net.out_b = (ptrdiff_t)read[1];
@@ -84,16 +86,18 @@ int main(int argc, char **argv) {
     memset(&w, 0, sizeof w);
     void *block = malloc(crnn_workspace_size(&net, T * B, B, sizeof(double)));
     crnn_workspace_bind(&w, &net, block, T * B, B, sizeof(double));
-    /* X time first, from zero states, every sequence of length T, no dropout */
-    crnn_workspace_load(&w, &net, X, 0, 0, NULL, NULL, NULL, T, B, sizeof(double));
+    /* X time first, from zero states, the sequences' lengths, no dropout */
+    int status = crnn_workspace_load(&w, &net, X, 0, 0, NULL, NULL, lengths, T, B,
+                                     sizeof(double));
 
     double *Y = malloc(nY * sizeof(double) + 1), *top = malloc((size_t)(T * B * net.D * net.H) * sizeof(double));
     double *h_n = malloc(nS * sizeof(double)), *c_n = malloc(nS * sizeof(double));
     double *grads = calloc(n_params, sizeof(double)), *dX = calloc(nX, sizeof(double));
     double *dh0 = calloc(nS, sizeof(double)), *dc0 = calloc(nS, sizeof(double));
-    int status = crnn_network_forward_f64(&net, params, &w, Y, top, h_n, c_n);
-    status |= crnn_network_backward_f64(&net, params, grads, &w, dY, NULL, NULL, dh0,
-                                        net.cell == CRNN_CELL_LSTM ? dc0 : NULL, dX);
+    /* the workspace was bound for doubles: the entries for its type */
+    status |= crnn_network_forward(&net, params, &w, Y, top, h_n, c_n);
+    status |= crnn_network_backward(&net, params, grads, &w, dY, NULL, NULL, dh0,
+                                    net.cell == CRNN_CELL_LSTM ? dc0 : NULL, dX);
     const double errors[4] = {relative_error(Y, Y_expected, nY),
                               relative_error(h_n, h_n_expected, nS),
                               relative_error(grads, grads_expected, n_params),
@@ -102,7 +106,7 @@ int main(int argc, char **argv) {
            errors[3]);
     int ok = status == CRNN_OK;
     for (int i = 0; i < 4; i++) ok = ok && errors[i] <= 1e-12;
-    free(offsets); free(params); free(X); free(Y_expected); free(h_n_expected); free(dY);
+    free(offsets); free(lengths); free(params); free(X); free(Y_expected); free(h_n_expected); free(dY);
     free(grads_expected); free(dX_expected); free(block); free(Y); free(top); free(h_n);
     free(c_n); free(grads); free(dX); free(dh0); free(dc0);
     return ok ? 0 : 1;
